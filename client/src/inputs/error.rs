@@ -1,0 +1,77 @@
+//! Why an input file was refused; every message names the file.
+
+use std::io;
+use std::path::PathBuf;
+
+use super::DocumentRole;
+
+/// Why an input file was refused; every message names the file.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum InputError {
+    /// Neither the name as given nor the name with `.json` appended is a file.
+    #[error("{role} file not found: {}", describe_tries(.tried))]
+    NotFound {
+        /// Which document was looked for.
+        role: DocumentRole,
+        /// The paths tried, in order.
+        tried: Vec<PathBuf>,
+    },
+    /// The file exists but could not be read as text.
+    #[error("cannot read {role} file {}", .path.display())]
+    Unreadable {
+        /// Which document it is.
+        role: DocumentRole,
+        /// The file.
+        path: PathBuf,
+        /// Why reading failed.
+        source: io::Error,
+    },
+    /// The file is not JSON; the cause names the line and column.
+    #[error("{role} file {} is not valid JSON", .path.display())]
+    InvalidJson {
+        /// Which document it is.
+        role: DocumentRole,
+        /// The file.
+        path: PathBuf,
+        /// The parser's complaint, with line and column.
+        source: serde_json::Error,
+    },
+    /// The file is JSON but not an object.
+    #[error("{role} file {} is not a JSON object", .path.display())]
+    NotAnObject {
+        /// Which document it is.
+        role: DocumentRole,
+        /// The file.
+        path: PathBuf,
+    },
+    /// No TARGET on the command line and no default in the workflow file.
+    #[error("{} has no \"workflow_target\" and no TARGET was given", .path.display())]
+    NoTarget {
+        /// The workflow file.
+        path: PathBuf,
+    },
+    /// The workflow file's `workflow_target` is not a non-empty string.
+    #[error("\"workflow_target\" in {} must be a non-empty string", .path.display())]
+    InvalidDefaultTarget {
+        /// The workflow file.
+        path: PathBuf,
+    },
+    /// A TARGET given on the command line is empty.
+    #[error("a TARGET must not be empty")]
+    EmptyTarget,
+    /// The Snakefile is missing or not a regular file.
+    #[error("Snakefile not found: {}", .path.display())]
+    SnakefileNotFound {
+        /// The path looked at.
+        path: PathBuf,
+    },
+}
+
+fn describe_tries(tried: &[PathBuf]) -> String {
+    let shown: Vec<_> = tried.iter().map(|p| p.display().to_string()).collect();
+    match shown.as_slice() {
+        [only] => only.clone(),
+        _ => format!("tried {}", shown.join(" and ")),
+    }
+}

@@ -1,0 +1,72 @@
+//! One human-readable line per run event.
+
+use byok8s::phase_name;
+use byok8s::proto::run_event::Kind;
+use byok8s::proto::{JobStarted, LogLine, LogStream, PhaseChanged, Progress, RunEvent};
+use jiff::tz::TimeZone;
+
+use super::clock::clock_time;
+
+/// The event as `HH:MM:SS <what happened>`, or `None` for kinds this client does not know.
+pub fn event_line(event: &RunEvent, zone: &TimeZone) -> Option<String> {
+    let body = match event.kind.as_ref()? {
+        Kind::Phase(change) => phase_text(&event.run_id, change),
+        Kind::JobStarted(job) => job_started_text(job),
+        Kind::JobFinished(job) => format!("job {} {} finished", job.jobid, job.rule),
+        Kind::JobFailed(job) => with_detail(
+            format!("job {} {} FAILED", job.jobid, job.rule),
+            &job.message,
+        ),
+        Kind::Progress(progress) => progress_text(progress),
+        Kind::Log(log) => log_text(log),
+    };
+    Some(format!("{} {body}", clock_time(event.time.as_ref(), zone)))
+}
+
+fn phase_text(run_id: &str, change: &PhaseChanged) -> String {
+    with_detail(
+        format!("run {run_id} {}", phase_name(change.phase)),
+        &change.reason,
+    )
+}
+
+fn job_started_text(job: &JobStarted) -> String {
+    let text = format!("job {} {} started", job.jobid, job.rule);
+    match job.outputs.as_slice() {
+        [] => text,
+        outputs => format!("{text} ({})", outputs.join(", ")),
+    }
+}
+
+/// Progress with a whole percentage, rounded down so 100% means every job is done.
+pub fn progress_text(progress: &Progress) -> String {
+    format!("progress {}", progress_fraction(progress))
+}
+
+/// `done/total (pct%)`.
+pub fn progress_fraction(progress: &Progress) -> String {
+    let percent = (progress.done * 100)
+        .checked_div(progress.total)
+        .unwrap_or(0);
+    format!("{}/{} ({percent}%)", progress.done, progress.total)
+}
+
+fn log_text(log: &LogLine) -> String {
+    let source = match (log.source.as_str(), LogStream::try_from(log.stream)) {
+        ("", Ok(LogStream::Daemon)) => "byok8sd",
+        ("", _) => "log",
+        (source, _) => source,
+    };
+    format!("[{source}] {}", log.line.trim_end_matches(['\r', '\n']))
+}
+
+fn with_detail(text: String, detail: &str) -> String {
+    if detail.is_empty() {
+        text
+    } else {
+        format!("{text}: {detail}")
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,106 @@
+//! The library's `follow` against the stand-in daemon: resume paths and outcome.
+
+use byok8s::proto::{EventKind, RunEvent, RunPhase};
+use byok8s::{ConnectOptions, Error, FollowObserver, FollowRequest, ServerUrl, connect, follow};
+
+use crate::daemon::FakeDaemon;
+use crate::script::{Interruption, Script, failing_run_events, run};
+
+/// Remembers what `follow` reported.
+#[derive(Default)]
+struct Recorder {
+    seqs: Vec<u64>,
+    resumed_after: Vec<u64>,
+}
+
+impl FollowObserver for Recorder {
+    fn on_event(&mut self, event: &RunEvent) -> Result<(), Error> {
+        self.seqs.push(event.seq);
+        Ok(())
+    }
+
+    fn on_resume(&mut self, after_seq: u64) {
+        self.resumed_after.push(after_seq);
+    }
+}
+
+async fn follow_all(
+    daemon: &FakeDaemon,
+    kinds: Vec<EventKind>,
+) -> (Result<RunPhase, Error>, Recorder) {
+    let mut options = ConnectOptions::new(ServerUrl::parse(&daemon.url).unwrap());
+    options.ca_cert = Some(daemon.ca_file.clone());
+    let client = connect(&options).await.unwrap();
+    let request = FollowRequest {
+        run_id: "run-1".into(),
+        after_seq: 0,
+        kinds,
+    };
+    let mut recorder = Recorder::default();
+    let outcome = follow(&client, request, &mut recorder).await;
+    (outcome, recorder)
+}
+
+fn script(phase_now: RunPhase, interruptions: &[Interruption]) -> Script {
+    Script {
+        runs: vec![run("run-1", phase_now, 8)],
+        events: failing_run_events("run-1", RunPhase::Failed),
+        interruptions: interruptions.iter().copied().collect(),
+        ..Script::default()
+    }
+}
+
+#[tokio::test]
+async fn a_stream_closed_early_on_a_live_run_is_resumed() {
+    let daemon = FakeDaemon::start(script(
+        RunPhase::Running,
+        &[Interruption::Close { after: 4 }],
+    ))
+    .await;
+    let (outcome, recorder) = follow_all(&daemon, Vec::new()).await;
+    assert_eq!(outcome.unwrap(), RunPhase::Failed);
+    assert_eq!(recorder.seqs, [1, 2, 3, 4, 5, 6, 7, 8]);
+    assert_eq!(recorder.resumed_after, [4]);
+}
+
+#[tokio::test]
+async fn a_stream_closed_early_on_a_finished_run_is_drained_without_waiting() {
+    let daemon = FakeDaemon::start(script(
+        RunPhase::Failed,
+        &[Interruption::Close { after: 2 }],
+    ))
+    .await;
+    let (outcome, recorder) = follow_all(&daemon, Vec::new()).await;
+    assert_eq!(outcome.unwrap(), RunPhase::Failed);
+    assert_eq!(recorder.seqs, [1, 2, 3, 4, 5, 6, 7, 8]);
+    assert!(recorder.resumed_after.is_empty());
+}
+
+#[tokio::test]
+async fn with_a_kind_filter_the_outcome_comes_from_the_run() {
+    let daemon = FakeDaemon::start(script(RunPhase::Failed, &[])).await;
+    let (outcome, recorder) = follow_all(&daemon, vec![EventKind::Log]).await;
+    assert_eq!(outcome.unwrap(), RunPhase::Failed);
+    assert_eq!(recorder.seqs, [4]);
+}
+
+#[tokio::test]
+async fn an_unknown_run_is_not_retried() {
+    let mut script = script(RunPhase::Failed, &[]);
+    script.runs.clear();
+    let daemon = FakeDaemon::start(script).await;
+    let (outcome, recorder) = follow_all(&daemon, Vec::new()).await;
+    assert_eq!(outcome.unwrap_err().exit_code().as_u8(), 5);
+    assert!(recorder.resumed_after.is_empty());
+}
+
+#[tokio::test]
+async fn repeated_events_from_the_server_are_delivered_once() {
+    let mut script = script(RunPhase::Failed, &[]);
+    let repeats = script.events[..3].to_vec();
+    script.events.splice(3..3, repeats);
+    let daemon = FakeDaemon::start(script).await;
+    let (outcome, recorder) = follow_all(&daemon, Vec::new()).await;
+    assert_eq!(outcome.unwrap(), RunPhase::Failed);
+    assert_eq!(recorder.seqs, [1, 2, 3, 4, 5, 6, 7, 8]);
+}

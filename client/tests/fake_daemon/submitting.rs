@@ -1,0 +1,104 @@
+//! `submit` through the binary: what is sent, retries, and what is printed.
+
+use byok8s::proto::RunPhase;
+
+use crate::binary::{
+    byok8s, daemon_with_failed_run, json_lines, seqs, stderr, stdout, workflow_dir,
+};
+use crate::daemon::FakeDaemon;
+use crate::script::{Script, failing_run_events};
+
+#[tokio::test]
+async fn submit_sends_the_documents_bundle_labels_and_a_fresh_key() {
+    let daemon = daemon_with_failed_run().await;
+    let dir = workflow_dir();
+    let args = [
+        "submit",
+        "workflow-fail",
+        "params",
+        "--label",
+        "team=blue",
+        "--dry-run",
+    ];
+    let output = byok8s(&daemon, dir.path(), &args).await;
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    assert_eq!(stdout(&output), "submitted run run-2\n");
+    assert!(stderr(&output).contains("hint: follow it with `byok8s watch run-2`"));
+    let request = daemon.script().submits[0].clone();
+    assert_eq!(request.workflow.unwrap().name, "workflow-fail");
+    assert_eq!(request.params.unwrap().json, r#"{"name": "x"}"#);
+    assert_eq!(request.targets, ["all"]);
+    assert_eq!(request.labels["team"], "blue");
+    assert!(request.dry_run);
+    assert_eq!(request.bundle.unwrap().snakefile, "Snakefile");
+    assert_eq!(request.idempotency_key.len(), 26, "a ULID");
+}
+
+#[tokio::test]
+async fn submit_retries_an_unavailable_daemon_with_the_same_key() {
+    let script = Script {
+        submit_failures: 2,
+        ..Script::default()
+    };
+    let daemon = FakeDaemon::start(script).await;
+    let dir = workflow_dir();
+    let output = byok8s(&daemon, dir.path(), &["submit", "workflow-fail", "params"]).await;
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    let keys: Vec<_> = daemon
+        .script()
+        .submits
+        .iter()
+        .map(|s| s.idempotency_key.clone())
+        .collect();
+    assert_eq!(keys.len(), 3);
+    assert!(keys.iter().all(|key| *key == keys[0]));
+}
+
+#[tokio::test]
+async fn submit_with_a_known_key_reports_the_existing_run() {
+    let daemon = daemon_with_failed_run().await;
+    let dir = workflow_dir();
+    let args = [
+        "submit",
+        "workflow-fail",
+        "params",
+        "--idempotency-key",
+        "k1",
+    ];
+    byok8s(&daemon, dir.path(), &args).await;
+    let output = byok8s(&daemon, dir.path(), &args).await;
+    let expected = "submitted run run-2 (existing run for this idempotency key)\n";
+    assert_eq!(stdout(&output), expected);
+}
+
+#[tokio::test]
+async fn submit_with_bad_inputs_exits_2_without_connecting() {
+    let daemon = daemon_with_failed_run().await;
+    let dir = workflow_dir();
+    let output = byok8s(&daemon, dir.path(), &["submit", "missing", "params"]).await;
+    assert_eq!(output.status.code(), Some(2));
+    let expected = "error: workflow file not found: tried missing and missing.json\n";
+    assert_eq!(stderr(&output), expected);
+    assert_eq!(daemon.connections(), 0);
+}
+
+#[tokio::test]
+async fn submit_follow_watches_the_new_run() {
+    let script = Script {
+        events: failing_run_events("run-1", RunPhase::Succeeded),
+        ..Script::default()
+    };
+    let daemon = FakeDaemon::start(script).await;
+    let dir = workflow_dir();
+    let args = [
+        "submit",
+        "workflow-fail",
+        "params",
+        "--follow",
+        "--output",
+        "json",
+    ];
+    let output = byok8s(&daemon, dir.path(), &args).await;
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    assert_eq!(seqs(&json_lines(&output)), [1, 2, 3, 4, 5, 6, 7, 8]);
+}

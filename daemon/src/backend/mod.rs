@@ -1,0 +1,125 @@
+//! Backends execute runs and report what happens as events; each returns how the run ended.
+
+pub mod local;
+mod output;
+mod plugin;
+
+use byok8s_proto::v1::{LogLine, LogStream, RunPhase, run_event::Kind};
+
+use crate::events::EventLog;
+use crate::run::RunRecord;
+
+/// How a run ended, as the backend saw it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Outcome {
+    pub phase: RunPhase,
+    pub reason: String,
+}
+
+impl Outcome {
+    pub fn new(phase: RunPhase, reason: impl Into<String>) -> Outcome {
+        Outcome {
+            phase,
+            reason: reason.into(),
+        }
+    }
+}
+
+/// Why a run is being stopped before it finished on its own.
+#[derive(Clone, Debug, PartialEq)]
+pub enum StopRequest {
+    /// A user asked; the run ends cancelled.
+    Cancel(String),
+    /// The daemon is shutting down; the run ends interrupted.
+    Shutdown,
+}
+
+impl StopRequest {
+    pub fn outcome(&self) -> Outcome {
+        match self {
+            StopRequest::Cancel(reason) => Outcome::new(RunPhase::Cancelled, reason.clone()),
+            StopRequest::Shutdown => Outcome::new(
+                RunPhase::Interrupted,
+                "byok8sd shut down while the run was in flight",
+            ),
+        }
+    }
+}
+
+/// The backends this daemon can run workflows on.
+pub enum Backend {
+    Local(local::LocalBackend),
+}
+
+impl Backend {
+    pub fn name(&self) -> &'static str {
+        match self {
+            Backend::Local(_) => "local",
+        }
+    }
+
+    /// Executes the run to its end, or until `stop` yields a request.
+    pub async fn execute(&self, run: &RunRecord, sink: EventSink, stop: StopSignal) -> Outcome {
+        match self {
+            Backend::Local(local) => local.execute(run, sink, stop).await,
+        }
+    }
+}
+
+/// Resolves once someone asks the run to stop, with what they asked.
+pub type StopSignal = tokio::sync::watch::Receiver<Option<StopRequest>>;
+
+/// Waits until a stop is requested. A dropped sender means nobody can ask any more.
+pub async fn stop_requested(stop: &mut StopSignal) -> StopRequest {
+    let request = match stop.wait_for(Option::is_some).await {
+        Ok(request) => request.clone(),
+        Err(_) => None,
+    };
+    match request {
+        Some(request) => request,
+        None => std::future::pending().await,
+    }
+}
+
+/// Where a backend sends a run's events.
+#[derive(Clone)]
+pub struct EventSink {
+    events: EventLog,
+    run_id: String,
+}
+
+impl EventSink {
+    pub fn new(events: EventLog, run_id: String) -> EventSink {
+        EventSink { events, run_id }
+    }
+
+    /// Records an event. A store failure is logged and the run goes on: losing one event is
+    /// better than killing a workflow that is doing its work.
+    pub async fn emit(&self, kind: Kind) {
+        if let Err(error) = self.events.append(&self.run_id, kind).await {
+            tracing::error!(run_id = %self.run_id, error = %crate::error::chain(&error), "could not record event");
+        }
+    }
+
+    /// Records a backend fact about the run, shown in the run's details.
+    pub async fn set_detail(&self, key: &str, value: &str) {
+        if let Err(error) = self
+            .events
+            .store()
+            .set_detail(&self.run_id, key, value)
+            .await
+        {
+            tracing::error!(run_id = %self.run_id, error = %crate::error::chain(&error), "could not record a run detail");
+        }
+    }
+
+    pub async fn log(&self, source: &str, stream: LogStream, line: String) {
+        let line = LogLine {
+            source: source.to_owned(),
+            line,
+            stream: stream as i32,
+            pod: String::new(),
+        };
+        self.emit(Kind::Log(line)).await;
+    }
+}

@@ -1,0 +1,105 @@
+//! Command-line configuration of byok8sd.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use clap::Parser;
+
+use crate::telemetry::LogFormat;
+
+/// byok8sd runs Snakemake workflows submitted by byok8s clients over TLS gRPC.
+#[derive(Debug, Parser)]
+#[command(name = "byok8sd", version)]
+pub struct Config {
+    /// Address to listen on; port 0 picks a free port (the chosen address is logged).
+    #[arg(long, env = "BYOK8SD_LISTEN", default_value = "127.0.0.1:50051")]
+    pub listen: SocketAddr,
+
+    /// Where runs, their files and the database live [default: $XDG_DATA_HOME/byok8sd or
+    /// ~/.local/share/byok8sd].
+    #[arg(long, env = "BYOK8SD_DATA_DIR")]
+    pub data_dir: Option<PathBuf>,
+
+    /// PEM certificate to serve; without it a self-signed pair is generated in DATA_DIR/tls.
+    #[arg(long, env = "BYOK8SD_TLS_CERT", requires = "tls_key")]
+    pub tls_cert: Option<PathBuf>,
+
+    /// PEM private key of --tls-cert.
+    #[arg(long, env = "BYOK8SD_TLS_KEY", requires = "tls_cert")]
+    pub tls_key: Option<PathBuf>,
+
+    /// The Snakemake executable.
+    #[arg(long, env = "BYOK8SD_SNAKEMAKE", default_value = "snakemake")]
+    pub snakemake: PathBuf,
+
+    /// Runs executing at once; more wait in a queue, first come first served.
+    #[arg(long, env = "BYOK8SD_MAX_CONCURRENT_RUNS", default_value_t = 4,
+          value_parser = clap::value_parser!(u32).range(1..=1024))]
+    pub max_concurrent_runs: u32,
+
+    /// Cores each local run's Snakemake may use [default: all of this machine's].
+    #[arg(long, env = "BYOK8SD_CORES", value_parser = clap::value_parser!(u32).range(1..))]
+    pub cores: Option<u32>,
+
+    /// Seconds Snakemake gets to clean up after a cancel before its processes are killed.
+    #[arg(long, env = "BYOK8SD_CANCEL_GRACE_SECONDS", default_value_t = 10)]
+    pub cancel_grace_seconds: u64,
+
+    /// Largest accepted bundle, compressed, in bytes.
+    #[arg(long, env = "BYOK8SD_MAX_BUNDLE_BYTES", default_value_t = 64 * 1024 * 1024)]
+    pub max_bundle_bytes: usize,
+
+    /// Largest accepted bundle once unpacked, in bytes.
+    #[arg(long, env = "BYOK8SD_MAX_UNPACKED_BYTES", default_value_t = 256 * 1024 * 1024)]
+    pub max_unpacked_bytes: u64,
+
+    /// Log format on stderr.
+    #[arg(long, env = "BYOK8SD_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
+    pub log_format: LogFormat,
+}
+
+impl Config {
+    /// The data directory, falling back to the XDG location.
+    pub fn data_dir(&self) -> PathBuf {
+        if let Some(dir) = &self.data_dir {
+            return dir.clone();
+        }
+        let base = std::env::var_os("XDG_DATA_HOME")
+            .map(PathBuf::from)
+            .or_else(|| {
+                std::env::var_os("HOME").map(|home| PathBuf::from(home).join(".local/share"))
+            })
+            .unwrap_or_else(|| PathBuf::from("."));
+        base.join("byok8sd")
+    }
+
+    pub fn cores(&self) -> usize {
+        match self.cores {
+            Some(cores) => cores as usize,
+            None => std::thread::available_parallelism().map_or(1, usize::from),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_certificate_without_its_key_is_a_usage_error() {
+        let result = Config::try_parse_from(["byok8sd", "--tls-cert", "c.pem"]);
+        assert!(result.is_err());
+    }
+
+    #[test]
+    fn defaults_listen_on_loopback() {
+        let config = Config::try_parse_from(["byok8sd"]).expect("defaults parse");
+        assert_eq!(config.listen.to_string(), "127.0.0.1:50051");
+        assert_eq!(config.max_concurrent_runs, 4);
+    }
+
+    #[test]
+    fn zero_concurrent_runs_is_refused() {
+        assert!(Config::try_parse_from(["byok8sd", "--max-concurrent-runs", "0"]).is_err());
+    }
+}

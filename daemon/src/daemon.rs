@@ -1,0 +1,128 @@
+//! Wiring: builds the store, backend, scheduler and gRPC server from the configuration and
+//! serves until a shutdown signal.
+
+use std::future::Future;
+use std::path::Path;
+use std::time::Duration;
+
+use byok8s_proto::v1::runs_server::RunsServer;
+use tokio::net::TcpListener;
+use tokio_stream::wrappers::TcpListenerStream;
+use tonic::transport::Server;
+
+use crate::api::RunsService;
+use crate::backend::{Backend, local::LocalBackend};
+use crate::bundle::BundleLimits;
+use crate::config::Config;
+use crate::events::EventLog;
+use crate::scheduler::{Scheduler, SchedulerConfig};
+use crate::store::{Store, StoreError};
+use crate::submission::SubmissionLimits;
+use crate::tls::{TlsError, TlsSource};
+
+/// Why the daemon could not start or keep serving.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error("could not create the data directory {path}")]
+    DataDir {
+        path: String,
+        source: std::io::Error,
+    },
+    #[error("could not set up TLS")]
+    Tls(#[from] TlsError),
+    #[error("could not open the database")]
+    Store(#[from] StoreError),
+    #[error("could not recover runs from before the restart")]
+    Recover(#[source] crate::error::Error),
+    #[error("could not install the Snakemake logger plugin")]
+    Plugin(#[source] std::io::Error),
+    #[error("could not listen on {address}")]
+    Listen {
+        address: String,
+        source: std::io::Error,
+    },
+    #[error("the gRPC server failed")]
+    Serve(#[from] tonic::transport::Error),
+}
+
+/// Room for a maximal bundle plus the workflow and params documents in one Submit message.
+const MESSAGE_OVERHEAD: usize = 4 * 1024 * 1024;
+
+/// Serves until `shutdown` resolves, then stops every run and returns.
+pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> Result<(), StartError> {
+    let data_dir = config.data_dir();
+    let runs_dir = data_dir.join("runs");
+    create_dir(&runs_dir)?;
+    let tls = match (&config.tls_cert, &config.tls_key) {
+        (Some(cert), Some(key)) => TlsSource::Files {
+            cert: cert.clone(),
+            key: key.clone(),
+        },
+        _ => TlsSource::SelfSigned {
+            dir: data_dir.join("tls"),
+        },
+    };
+    let tls = crate::tls::server_config(&tls)?;
+    let store = Store::open(&data_dir.join("byok8sd.db"))?;
+    let events = EventLog::new(store.clone());
+
+    let grace = Duration::from_secs(config.cancel_grace_seconds);
+    let limits = SubmissionLimits {
+        max_bundle_bytes: config.max_bundle_bytes,
+        bundle: BundleLimits {
+            max_unpacked_bytes: config.max_unpacked_bytes,
+            max_entries: 10_000,
+        },
+    };
+    let local = LocalBackend {
+        snakemake: config.snakemake.clone(),
+        cores: config.cores(),
+        runs_dir: runs_dir.clone(),
+        python_path: data_dir.join("python"),
+        grace,
+        bundle_limits: limits.bundle,
+    };
+    local.install_plugin().map_err(StartError::Plugin)?;
+    let scheduler_config = SchedulerConfig {
+        max_concurrent_runs: config.max_concurrent_runs as usize,
+        runs_dir,
+        limits,
+        cancel_wait: grace + Duration::from_secs(5),
+    };
+    let scheduler = Scheduler::new(store, events, Backend::Local(local), scheduler_config);
+    scheduler.recover().await.map_err(StartError::Recover)?;
+
+    let listener = TcpListener::bind(config.listen)
+        .await
+        .map_err(|source| StartError::Listen {
+            address: config.listen.to_string(),
+            source,
+        })?;
+    let address = listener.local_addr().map_err(|source| StartError::Listen {
+        address: config.listen.to_string(),
+        source,
+    })?;
+    tracing::info!(addr = %address, data_dir = %data_dir.display(), backend = "local", "listening");
+
+    let service = RunsServer::new(RunsService::new(scheduler.clone()))
+        .max_decoding_message_size(config.max_bundle_bytes.saturating_add(MESSAGE_OVERHEAD));
+    let stopping = async {
+        shutdown.await;
+        tracing::info!("shutting down: stopping runs");
+        scheduler.shutdown(grace + Duration::from_secs(5)).await;
+    };
+    Server::builder()
+        .tls_config(tls)?
+        .add_service(service)
+        .serve_with_incoming_shutdown(TcpListenerStream::new(listener), stopping)
+        .await?;
+    tracing::info!("stopped");
+    Ok(())
+}
+
+fn create_dir(path: &Path) -> Result<(), StartError> {
+    std::fs::create_dir_all(path).map_err(|source| StartError::DataDir {
+        path: path.display().to_string(),
+        source,
+    })
+}

@@ -1,0 +1,316 @@
+//! The scheduler: accepts runs, queues them for a free slot, drives each through the backend,
+//! and stops them on request.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, SystemTime};
+
+use byok8s_proto::v1::{PhaseChanged, RunPhase, SubmitRequest, run_event::Kind};
+use tokio::sync::{Semaphore, watch};
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+use tracing::Instrument;
+
+use crate::backend::{Backend, EventSink, Outcome, StopRequest, StopSignal, local, stop_requested};
+use crate::error::Error;
+use crate::events::EventLog;
+use crate::run::{RunRecord, is_terminal, new_run_id};
+use crate::store::{RunFilter, Store};
+use crate::submission::{self, SubmissionLimits};
+
+/// How the scheduler is set up.
+pub struct SchedulerConfig {
+    pub max_concurrent_runs: usize,
+    pub runs_dir: PathBuf,
+    pub limits: SubmissionLimits,
+    /// How long CancelRun waits for the run to stop before answering with its current state.
+    pub cancel_wait: Duration,
+}
+
+/// A run that has a task: queued or executing.
+struct Active {
+    stop: watch::Sender<Option<StopRequest>>,
+    done: CancellationToken,
+}
+
+/// The scheduler; cheap to clone.
+#[derive(Clone)]
+pub struct Scheduler {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    store: Store,
+    events: EventLog,
+    backend: Backend,
+    slots: Arc<Semaphore>,
+    active: Mutex<HashMap<String, Active>>,
+    tasks: TaskTracker,
+    config: SchedulerConfig,
+}
+
+impl Scheduler {
+    pub fn new(
+        store: Store,
+        events: EventLog,
+        backend: Backend,
+        config: SchedulerConfig,
+    ) -> Scheduler {
+        let inner = Inner {
+            store,
+            events,
+            backend,
+            slots: Arc::new(Semaphore::new(config.max_concurrent_runs.max(1))),
+            active: Mutex::default(),
+            tasks: TaskTracker::new(),
+            config,
+        };
+        Scheduler {
+            inner: Arc::new(inner),
+        }
+    }
+
+    pub fn events(&self) -> &EventLog {
+        &self.inner.events
+    }
+
+    /// Validates, stores and queues a submission. Returns the run and whether it already
+    /// existed under the same idempotency key.
+    pub async fn submit(
+        &self,
+        user: &str,
+        request: SubmitRequest,
+    ) -> Result<(RunRecord, bool), Error> {
+        let limits = self.inner.config.limits;
+        let submission = tokio::task::spawn_blocking(move || submission::validate(request, limits))
+            .await
+            .map_err(|e| Error::Payload(std::io::Error::other(e)))??;
+        if !submission.spec.namespace.is_empty() && matches!(self.inner.backend, Backend::Local(_))
+        {
+            return Err(Error::InvalidArgument(
+                "namespace: the local backend does not use namespaces".into(),
+            ));
+        }
+
+        let record = RunRecord {
+            id: new_run_id(),
+            user: user.to_owned(),
+            spec: submission.spec,
+            idempotency_key: submission.idempotency_key,
+            backend: self.inner.backend.name().to_owned(),
+            phase: RunPhase::Queued,
+            reason: String::new(),
+            created_at: SystemTime::now(),
+            started_at: None,
+            finished_at: None,
+            progress_done: 0,
+            progress_total: 0,
+            last_seq: 0,
+            details: Default::default(),
+        };
+        let dir = local::run_dir(&self.inner.config.runs_dir, &record.id);
+        write_payload(&dir, &submission.bundle)
+            .await
+            .map_err(Error::Payload)?;
+
+        let (record, existing) = match self.inner.store.insert_run(record).await {
+            Ok(inserted) => inserted,
+            Err(error) => {
+                remove_dir(&dir).await;
+                return Err(error.into());
+            }
+        };
+        if existing {
+            remove_dir(&dir).await;
+            return Ok((record, true));
+        }
+
+        tracing::info!(run_id = %record.id, user, workflow = %record.spec.workflow, params = %record.spec.params, "run submitted");
+        self.emit_phase(&record.id, RunPhase::Queued, "waiting for a free slot")
+            .await?;
+        self.start(record.clone());
+        Ok((record, false))
+    }
+
+    /// A run by id; runs of other users will be NotFound here once users exist.
+    pub async fn get(&self, id: &str) -> Result<RunRecord, Error> {
+        self.inner
+            .store
+            .get_run(id)
+            .await?
+            .ok_or_else(|| Error::RunNotFound(id.to_owned()))
+    }
+
+    pub async fn list(&self, filter: RunFilter) -> Result<Vec<RunRecord>, Error> {
+        Ok(self.inner.store.list_runs(filter).await?)
+    }
+
+    /// Asks a run to stop and waits a while for it to; a finished run is returned unchanged.
+    pub async fn cancel(&self, id: &str, reason: String) -> Result<RunRecord, Error> {
+        let run = self.get(id).await?;
+        if is_terminal(run.phase) {
+            return Ok(run);
+        }
+        // The reason is client text that will be shown to others: bounded, one line.
+        let reason: String = reason
+            .chars()
+            .filter(|c| !c.is_control())
+            .take(500)
+            .collect();
+        let reason = if reason.is_empty() {
+            "cancelled on request".to_owned()
+        } else {
+            reason
+        };
+        let done = {
+            let active = self.inner.active.lock().unwrap_or_else(|p| p.into_inner());
+            active.get(id).map(|a| {
+                a.stop
+                    .send_replace(Some(StopRequest::Cancel(reason.clone())));
+                a.done.clone()
+            })
+        };
+        match done {
+            Some(done) => {
+                tracing::info!(run_id = %id, "cancel requested");
+                let _ = tokio::time::timeout(self.inner.config.cancel_wait, done.cancelled()).await;
+            }
+            // Not finished yet nobody drives it: nothing can be running, so record the end.
+            None => self.emit_phase(id, RunPhase::Cancelled, &reason).await?,
+        }
+        self.get(id).await
+    }
+
+    /// Brings the store in line with a fresh start: runs that were executing when the daemon
+    /// stopped are interrupted (and their leftover processes killed); queued runs are queued again.
+    pub async fn recover(&self) -> Result<(), Error> {
+        let filter = RunFilter {
+            limit: usize::MAX,
+            phases: vec![RunPhase::Queued, RunPhase::Running],
+            labels: vec![],
+        };
+        let mut runs = self.inner.store.list_runs(filter).await?;
+        runs.reverse();
+        for run in runs {
+            if run.phase == RunPhase::Queued {
+                tracing::info!(run_id = %run.id, "queueing again after restart");
+                self.start(run);
+                continue;
+            }
+            local::kill_leftovers(&self.inner.config.runs_dir, &run);
+            let reason = "byok8sd stopped while the run was in flight";
+            tracing::warn!(run_id = %run.id, reason, "run interrupted");
+            self.emit_phase(&run.id, RunPhase::Interrupted, reason)
+                .await?;
+        }
+        Ok(())
+    }
+
+    /// Stops every run this daemon drives (they end interrupted) and waits for them to finish.
+    pub async fn shutdown(&self, wait: Duration) {
+        {
+            let active = self.inner.active.lock().unwrap_or_else(|p| p.into_inner());
+            for run in active.values() {
+                run.stop.send_replace(Some(StopRequest::Shutdown));
+            }
+        }
+        self.inner.tasks.close();
+        if tokio::time::timeout(wait, self.inner.tasks.wait())
+            .await
+            .is_err()
+        {
+            tracing::warn!("some runs did not stop in time");
+        }
+    }
+
+    fn start(&self, run: RunRecord) {
+        let (stop, signal) = watch::channel(None);
+        let done = CancellationToken::new();
+        {
+            let mut active = self.inner.active.lock().unwrap_or_else(|p| p.into_inner());
+            active.insert(
+                run.id.clone(),
+                Active {
+                    stop,
+                    done: done.clone(),
+                },
+            );
+        }
+        let span = tracing::info_span!("run", run_id = %run.id);
+        let scheduler = self.clone();
+        self.inner.tasks.spawn(
+            async move {
+                scheduler.drive(&run, signal).await;
+                scheduler
+                    .inner
+                    .active
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .remove(&run.id);
+                done.cancel();
+            }
+            .instrument(span),
+        );
+    }
+
+    /// Waits for a slot, executes the run and records how it ended.
+    async fn drive(&self, run: &RunRecord, mut signal: StopSignal) {
+        let slot = tokio::select! {
+            slot = self.inner.slots.clone().acquire_owned() => slot,
+            request = stop_requested(&mut signal) => return self.finish(run, request.outcome()).await,
+        };
+        let Ok(_slot) = slot else {
+            return self
+                .finish(
+                    run,
+                    Outcome::new(RunPhase::Interrupted, "byok8sd is shutting down"),
+                )
+                .await;
+        };
+
+        if self
+            .emit_phase(&run.id, RunPhase::Running, "")
+            .await
+            .is_err()
+        {
+            return;
+        }
+        tracing::info!("run started");
+        let sink = EventSink::new(self.inner.events.clone(), run.id.clone());
+        let outcome = self.inner.backend.execute(run, sink, signal).await;
+        self.finish(run, outcome).await;
+    }
+
+    async fn finish(&self, run: &RunRecord, outcome: Outcome) {
+        tracing::info!(phase = ?outcome.phase, reason = %outcome.reason, "run finished");
+        let _ = self
+            .emit_phase(&run.id, outcome.phase, &outcome.reason)
+            .await;
+    }
+
+    async fn emit_phase(&self, run_id: &str, phase: RunPhase, reason: &str) -> Result<(), Error> {
+        let change = PhaseChanged {
+            phase: phase as i32,
+            reason: reason.to_owned(),
+        };
+        match self.inner.events.append(run_id, Kind::Phase(change)).await {
+            Ok(_) => Ok(()),
+            Err(error) => {
+                tracing::error!(run_id, error = %crate::error::chain(&error), "could not record a phase change");
+                Err(error.into())
+            }
+        }
+    }
+}
+
+async fn write_payload(dir: &std::path::Path, bundle: &[u8]) -> std::io::Result<()> {
+    tokio::fs::create_dir_all(dir).await?;
+    tokio::fs::write(dir.join("bundle.tar.gz"), bundle).await
+}
+
+async fn remove_dir(dir: &std::path::Path) {
+    if let Err(error) = tokio::fs::remove_dir_all(dir).await {
+        tracing::warn!(dir = %dir.display(), error = %error, "could not remove a run directory");
+    }
+}

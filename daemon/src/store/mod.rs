@@ -1,0 +1,313 @@
+//! The run store: runs, their event log and archived log lines, in one SQLite database.
+//!
+//! Every method is a short transaction run on tokio's blocking pool, so callers stay async.
+//! The interface speaks only in domain types, so a PostgreSQL store can sit behind it.
+
+mod rows;
+mod schema;
+
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+
+use byok8s_proto::v1::{RunEvent, RunPhase};
+use rusqlite::Connection;
+
+use crate::run::RunRecord;
+
+/// Why the store failed.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("database error")]
+    Sqlite(#[from] rusqlite::Error),
+
+    #[error("stored run {id} is unreadable")]
+    Corrupt {
+        id: String,
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
+
+    #[error("the store's worker thread stopped")]
+    Worker(#[from] tokio::task::JoinError),
+}
+
+/// Which runs a listing returns.
+#[derive(Clone, Debug, Default)]
+pub struct RunFilter {
+    pub limit: usize,
+    pub phases: Vec<RunPhase>,
+    pub labels: Vec<(String, String)>,
+}
+
+/// A handle to the database; cheap to clone.
+#[derive(Clone)]
+pub struct Store {
+    connection: Arc<Mutex<Connection>>,
+}
+
+impl Store {
+    /// Opens (creating if needed) the database at `path` and brings its schema up to date.
+    pub fn open(path: &Path) -> Result<Store, StoreError> {
+        let connection = Connection::open(path)?;
+        schema::prepare(&connection)?;
+        Ok(Store {
+            connection: Arc::new(Mutex::new(connection)),
+        })
+    }
+
+    /// Stores a new run, unless the user already has one with the same idempotency key:
+    /// then that run is returned with `true` and nothing is written.
+    pub async fn insert_run(&self, run: RunRecord) -> Result<(RunRecord, bool), StoreError> {
+        self.call(move |c| rows::insert_run(c, run)).await
+    }
+
+    pub async fn get_run(&self, id: &str) -> Result<Option<RunRecord>, StoreError> {
+        let id = id.to_owned();
+        self.call(move |c| rows::get_run(c, &id)).await
+    }
+
+    pub async fn list_runs(&self, filter: RunFilter) -> Result<Vec<RunRecord>, StoreError> {
+        self.call(move |c| rows::list_runs(c, &filter)).await
+    }
+
+    /// Appends one event and applies what it says (phase, progress) to the run, atomically.
+    pub async fn append_event(&self, event: RunEvent) -> Result<(), StoreError> {
+        self.call(move |c| rows::append_event(c, &event)).await
+    }
+
+    /// The sequence number of the run's newest event; 0 when it has none or does not exist.
+    pub async fn last_seq(&self, run_id: &str) -> Result<u64, StoreError> {
+        let run_id = run_id.to_owned();
+        self.call(move |c| rows::last_seq(c, &run_id)).await
+    }
+
+    /// Up to `limit` events of a run with sequence numbers above `after_seq`, in order.
+    pub async fn events_after(
+        &self,
+        run_id: &str,
+        after_seq: u64,
+        limit: usize,
+    ) -> Result<Vec<RunEvent>, StoreError> {
+        let run_id = run_id.to_owned();
+        self.call(move |c| rows::events_after(c, &run_id, after_seq, limit))
+            .await
+    }
+
+    /// Records a backend fact about a run that callers may see (pod, pid, storage prefix).
+    pub async fn set_detail(&self, run_id: &str, key: &str, value: &str) -> Result<(), StoreError> {
+        let (run_id, key, value) = (run_id.to_owned(), key.to_owned(), value.to_owned());
+        self.call(move |c| rows::set_detail(c, &run_id, &key, &value))
+            .await
+    }
+
+    async fn call<T, F>(&self, work: F) -> Result<T, StoreError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut Connection) -> Result<T, StoreError> + Send + 'static,
+    {
+        let connection = self.connection.clone();
+        tokio::task::spawn_blocking(move || {
+            // A panic while holding the lock leaves SQLite itself consistent (every write is
+            // a transaction), so a poisoned lock is safe to keep using.
+            let mut guard = connection
+                .lock()
+                .unwrap_or_else(|poison| poison.into_inner());
+            work(&mut guard)
+        })
+        .await?
+    }
+}
+
+#[cfg(test)]
+pub mod tests {
+    use std::time::SystemTime;
+
+    use byok8s_proto::v1::{PhaseChanged, Progress, run_event::Kind};
+
+    use super::*;
+    use crate::run::RunSpec;
+
+    pub fn open_temp() -> (tempfile::TempDir, Store) {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store = Store::open(&dir.path().join("test.db")).expect("open store");
+        (dir, store)
+    }
+
+    pub fn record(id: &str, key: Option<&str>) -> RunRecord {
+        RunRecord {
+            id: id.into(),
+            user: "anonymous".into(),
+            spec: RunSpec {
+                workflow: "workflow-alpha".into(),
+                params: "params-blue".into(),
+                config: Default::default(),
+                targets: vec!["target1".into()],
+                snakefile: "Snakefile".into(),
+                dry_run: false,
+                force: false,
+                labels: [("team".to_owned(), "blue".to_owned())].into(),
+                namespace: String::new(),
+            },
+            idempotency_key: key.map(str::to_owned),
+            backend: "local".into(),
+            phase: RunPhase::Queued,
+            reason: String::new(),
+            created_at: SystemTime::now(),
+            started_at: None,
+            finished_at: None,
+            progress_done: 0,
+            progress_total: 0,
+            last_seq: 0,
+            details: Default::default(),
+        }
+    }
+
+    fn event(id: &str, seq: u64, kind: Kind) -> RunEvent {
+        let time = Some(crate::timestamps::to_timestamp(SystemTime::now()));
+        RunEvent {
+            run_id: id.into(),
+            seq,
+            time,
+            kind: Some(kind),
+        }
+    }
+
+    fn phase(phase: RunPhase) -> Kind {
+        Kind::Phase(PhaseChanged {
+            phase: phase as i32,
+            reason: format!("{phase:?}"),
+        })
+    }
+
+    #[tokio::test]
+    async fn a_stored_run_reads_back_unchanged() {
+        let (_dir, store) = open_temp();
+        let run = record("run-a", None);
+        store.insert_run(run.clone()).await.unwrap();
+        let mut read = store.get_run("run-a").await.unwrap().unwrap();
+        // The store keeps microseconds.
+        read.created_at = run.created_at;
+        assert_eq!(read, run);
+    }
+
+    #[tokio::test]
+    async fn a_repeated_idempotency_key_returns_the_first_run() {
+        let (_dir, store) = open_temp();
+        let (_, existing) = store.insert_run(record("run-a", Some("k1"))).await.unwrap();
+        assert!(!existing);
+        let (run, existing) = store.insert_run(record("run-b", Some("k1"))).await.unwrap();
+        assert!(existing);
+        assert_eq!(run.id, "run-a");
+        assert!(store.get_run("run-b").await.unwrap().is_none());
+    }
+
+    #[tokio::test]
+    async fn phase_and_progress_events_update_the_run() {
+        let (_dir, store) = open_temp();
+        store.insert_run(record("run-a", None)).await.unwrap();
+        store
+            .append_event(event("run-a", 1, phase(RunPhase::Running)))
+            .await
+            .unwrap();
+        let progress = Kind::Progress(Progress { done: 2, total: 5 });
+        store
+            .append_event(event("run-a", 2, progress))
+            .await
+            .unwrap();
+        store
+            .append_event(event("run-a", 3, phase(RunPhase::Succeeded)))
+            .await
+            .unwrap();
+
+        let run = store.get_run("run-a").await.unwrap().unwrap();
+        assert_eq!(run.phase, RunPhase::Succeeded);
+        assert_eq!(
+            (run.progress_done, run.progress_total, run.last_seq),
+            (2, 5, 3)
+        );
+        assert!(run.started_at.is_some() && run.finished_at.is_some());
+    }
+
+    #[tokio::test]
+    async fn events_after_a_number_come_back_in_order() {
+        let (_dir, store) = open_temp();
+        store.insert_run(record("run-a", None)).await.unwrap();
+        for seq in 1..=5 {
+            store
+                .append_event(event("run-a", seq, phase(RunPhase::Running)))
+                .await
+                .unwrap();
+        }
+        let seqs: Vec<u64> = store
+            .events_after("run-a", 2, 2)
+            .await
+            .unwrap()
+            .iter()
+            .map(|e| e.seq)
+            .collect();
+        assert_eq!(seqs, [3, 4]);
+        assert_eq!(store.last_seq("run-a").await.unwrap(), 5);
+    }
+
+    #[tokio::test]
+    async fn a_duplicate_sequence_number_is_refused() {
+        let (_dir, store) = open_temp();
+        store.insert_run(record("run-a", None)).await.unwrap();
+        store
+            .append_event(event("run-a", 1, phase(RunPhase::Running)))
+            .await
+            .unwrap();
+        assert!(
+            store
+                .append_event(event("run-a", 1, phase(RunPhase::Running)))
+                .await
+                .is_err()
+        );
+    }
+
+    #[tokio::test]
+    async fn listings_filter_by_phase_and_label_newest_first() {
+        let (_dir, store) = open_temp();
+        for id in ["run-1", "run-2", "run-3"] {
+            store.insert_run(record(id, None)).await.unwrap();
+        }
+        store
+            .append_event(event("run-2", 1, phase(RunPhase::Running)))
+            .await
+            .unwrap();
+
+        let all = store
+            .list_runs(RunFilter {
+                limit: 10,
+                ..Default::default()
+            })
+            .await
+            .unwrap();
+        let ids: Vec<_> = all.iter().map(|r| r.id.as_str()).collect();
+        assert_eq!(ids, ["run-3", "run-2", "run-1"]);
+
+        let running = RunFilter {
+            limit: 10,
+            phases: vec![RunPhase::Running],
+            labels: vec![],
+        };
+        assert_eq!(store.list_runs(running).await.unwrap().len(), 1);
+        let other_team = RunFilter {
+            limit: 10,
+            phases: vec![],
+            labels: vec![("team".into(), "red".into())],
+        };
+        assert!(store.list_runs(other_team).await.unwrap().is_empty());
+    }
+
+    #[tokio::test]
+    async fn details_accumulate_per_key() {
+        let (_dir, store) = open_temp();
+        store.insert_run(record("run-a", None)).await.unwrap();
+        store.set_detail("run-a", "pid", "42").await.unwrap();
+        store.set_detail("run-a", "pod", "p-1").await.unwrap();
+        let run = store.get_run("run-a").await.unwrap().unwrap();
+        assert_eq!(run.details["pid"], "42");
+        assert_eq!(run.details["pod"], "p-1");
+    }
+}

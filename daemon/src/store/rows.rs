@@ -1,0 +1,217 @@
+//! SQL for the run store: how runs and events map to rows.
+
+use byok8s_proto::v1::{RunEvent, RunPhase, run_event::Kind};
+use prost::Message;
+use rusqlite::{Connection, OptionalExtension, Row, params};
+
+use super::{RunFilter, StoreError};
+use crate::run::{RunRecord, is_terminal};
+use crate::timestamps::{from_micros, to_micros};
+
+const RUN_COLUMNS: &str = "id, user, spec, idempotency_key, backend, phase, reason, created_us, \
+     started_us, finished_us, progress_done, progress_total, last_seq, details";
+
+pub fn insert_run(c: &mut Connection, run: RunRecord) -> Result<(RunRecord, bool), StoreError> {
+    let tx = c.transaction()?;
+    if let Some(key) = &run.idempotency_key {
+        let sql =
+            format!("SELECT {RUN_COLUMNS} FROM runs WHERE user = ?1 AND idempotency_key = ?2");
+        let existing = tx
+            .query_row(&sql, params![run.user, key], read_run)
+            .optional()?;
+        if let Some(existing) = existing {
+            return Ok((existing?, true));
+        }
+    }
+
+    let spec = serde_json::to_string(&run.spec).map_err(|e| corrupt(&run.id, e))?;
+    let details = serde_json::to_string(&run.details).map_err(|e| corrupt(&run.id, e))?;
+    tx.execute(
+        &format!("INSERT INTO runs ({RUN_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)"),
+        params![
+            run.id,
+            run.user,
+            spec,
+            run.idempotency_key,
+            run.backend,
+            run.phase as i32,
+            run.reason,
+            to_micros(run.created_at),
+            run.started_at.map(to_micros),
+            run.finished_at.map(to_micros),
+            run.progress_done,
+            run.progress_total,
+            run.last_seq,
+            details,
+        ],
+    )?;
+    tx.commit()?;
+    Ok((run, false))
+}
+
+pub fn get_run(c: &mut Connection, id: &str) -> Result<Option<RunRecord>, StoreError> {
+    let sql = format!("SELECT {RUN_COLUMNS} FROM runs WHERE id = ?1");
+    c.query_row(&sql, [id], read_run).optional()?.transpose()
+}
+
+pub fn list_runs(c: &mut Connection, filter: &RunFilter) -> Result<Vec<RunRecord>, StoreError> {
+    // Ids are ULIDs, so ordering by id is ordering by creation time.
+    let sql = format!("SELECT {RUN_COLUMNS} FROM runs ORDER BY id DESC");
+    let mut statement = c.prepare(&sql)?;
+    let mut runs = Vec::new();
+    for row in statement.query_map([], read_run)? {
+        let run = row??;
+        if matches(filter, &run) {
+            runs.push(run);
+            if runs.len() == filter.limit {
+                break;
+            }
+        }
+    }
+    Ok(runs)
+}
+
+fn matches(filter: &RunFilter, run: &RunRecord) -> bool {
+    let phase_ok = filter.phases.is_empty() || filter.phases.contains(&run.phase);
+    let labels_ok = filter
+        .labels
+        .iter()
+        .all(|(key, value)| run.spec.labels.get(key) == Some(value));
+    phase_ok && labels_ok
+}
+
+pub fn append_event(c: &mut Connection, event: &RunEvent) -> Result<(), StoreError> {
+    let tx = c.transaction()?;
+    tx.execute(
+        "INSERT INTO events (run_id, seq, kind, body) VALUES (?1, ?2, ?3, ?4)",
+        params![
+            event.run_id,
+            event.seq,
+            kind_name(event),
+            event.encode_to_vec()
+        ],
+    )?;
+    tx.execute(
+        "UPDATE runs SET last_seq = ?2 WHERE id = ?1",
+        params![event.run_id, event.seq],
+    )?;
+    apply_to_run(&tx, event)?;
+    tx.commit()?;
+    Ok(())
+}
+
+/// Keeps the run row's summary (phase, times, progress) in step with its event log.
+fn apply_to_run(tx: &rusqlite::Transaction, event: &RunEvent) -> rusqlite::Result<()> {
+    let micros = event
+        .time
+        .map(|t| t.seconds * 1_000_000 + i64::from(t.nanos) / 1_000);
+    match &event.kind {
+        Some(Kind::Phase(change)) => {
+            let phase = change.phase();
+            let started = (phase == RunPhase::Running).then_some(micros).flatten();
+            let finished = is_terminal(phase).then_some(micros).flatten();
+            tx.execute(
+                "UPDATE runs SET phase = ?2, reason = ?3, \
+                 started_us = COALESCE(started_us, ?4), finished_us = COALESCE(finished_us, ?5) \
+                 WHERE id = ?1",
+                params![event.run_id, change.phase, change.reason, started, finished],
+            )?;
+        }
+        Some(Kind::Progress(progress)) => {
+            tx.execute(
+                "UPDATE runs SET progress_done = ?2, progress_total = ?3 WHERE id = ?1",
+                params![event.run_id, progress.done, progress.total],
+            )?;
+        }
+        _ => {}
+    }
+    Ok(())
+}
+
+fn kind_name(event: &RunEvent) -> &'static str {
+    match &event.kind {
+        Some(Kind::Phase(_)) => "phase",
+        Some(Kind::JobStarted(_)) => "job_started",
+        Some(Kind::JobFinished(_)) => "job_finished",
+        Some(Kind::JobFailed(_)) => "job_failed",
+        Some(Kind::Progress(_)) => "progress",
+        Some(Kind::Log(_)) => "log",
+        None => "unknown",
+    }
+}
+
+pub fn last_seq(c: &mut Connection, run_id: &str) -> Result<u64, StoreError> {
+    let sql = "SELECT COALESCE(MAX(seq), 0) FROM events WHERE run_id = ?1";
+    Ok(c.query_row(sql, [run_id], |row| row.get(0))?)
+}
+
+pub fn events_after(
+    c: &mut Connection,
+    run_id: &str,
+    after_seq: u64,
+    limit: usize,
+) -> Result<Vec<RunEvent>, StoreError> {
+    let mut statement = c.prepare_cached(
+        "SELECT body FROM events WHERE run_id = ?1 AND seq > ?2 ORDER BY seq LIMIT ?3",
+    )?;
+    let rows = statement.query_map(params![run_id, after_seq, limit], |row| {
+        row.get::<_, Vec<u8>>(0)
+    })?;
+    rows.map(|body| {
+        let body = body?;
+        RunEvent::decode(body.as_slice()).map_err(|e| corrupt(run_id, e))
+    })
+    .collect()
+}
+
+pub fn set_detail(
+    c: &mut Connection,
+    run_id: &str,
+    key: &str,
+    value: &str,
+) -> Result<(), StoreError> {
+    c.execute(
+        "UPDATE runs SET details = json_set(details, '$.' || json_quote(?2), ?3) WHERE id = ?1",
+        params![run_id, key, value],
+    )?;
+    Ok(())
+}
+
+/// Reads one run row; a row whose JSON columns do not parse is reported, not skipped.
+fn read_run(row: &Row) -> rusqlite::Result<Result<RunRecord, StoreError>> {
+    let id: String = row.get("id")?;
+    let spec: String = row.get("spec")?;
+    let details: String = row.get("details")?;
+    let spec = match serde_json::from_str(&spec) {
+        Ok(spec) => spec,
+        Err(e) => return Ok(Err(corrupt(&id, e))),
+    };
+    let details = match serde_json::from_str(&details) {
+        Ok(details) => details,
+        Err(e) => return Ok(Err(corrupt(&id, e))),
+    };
+    let phase: i32 = row.get("phase")?;
+    Ok(Ok(RunRecord {
+        id,
+        user: row.get("user")?,
+        spec,
+        idempotency_key: row.get("idempotency_key")?,
+        backend: row.get("backend")?,
+        phase: RunPhase::try_from(phase).unwrap_or(RunPhase::Unspecified),
+        reason: row.get("reason")?,
+        created_at: from_micros(row.get("created_us")?),
+        started_at: row.get::<_, Option<i64>>("started_us")?.map(from_micros),
+        finished_at: row.get::<_, Option<i64>>("finished_us")?.map(from_micros),
+        progress_done: row.get("progress_done")?,
+        progress_total: row.get("progress_total")?,
+        last_seq: row.get("last_seq")?,
+        details,
+    }))
+}
+
+fn corrupt(id: &str, source: impl std::error::Error + Send + Sync + 'static) -> StoreError {
+    StoreError::Corrupt {
+        id: id.to_owned(),
+        source: Box::new(source),
+    }
+}

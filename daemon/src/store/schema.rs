@@ -1,0 +1,48 @@
+//! The database schema and the connection settings the store relies on.
+
+use rusqlite::Connection;
+
+/// WAL lets watchers read while a run appends; `synchronous = NORMAL` under WAL loses at most
+/// the last transactions on power loss, never consistency (sqlite.org/wal.html).
+const SETTINGS: &str = "
+PRAGMA journal_mode = WAL;
+PRAGMA synchronous = NORMAL;
+PRAGMA foreign_keys = ON;
+PRAGMA busy_timeout = 5000;
+";
+
+const SCHEMA: &str = "
+CREATE TABLE IF NOT EXISTS runs (
+    id              TEXT PRIMARY KEY,
+    user            TEXT NOT NULL,
+    spec            TEXT NOT NULL,
+    idempotency_key TEXT,
+    backend         TEXT NOT NULL,
+    phase           INTEGER NOT NULL,
+    reason          TEXT NOT NULL DEFAULT '',
+    created_us      INTEGER NOT NULL,
+    started_us      INTEGER,
+    finished_us     INTEGER,
+    progress_done   INTEGER NOT NULL DEFAULT 0,
+    progress_total  INTEGER NOT NULL DEFAULT 0,
+    last_seq        INTEGER NOT NULL DEFAULT 0,
+    details         TEXT NOT NULL DEFAULT '{}'
+);
+CREATE UNIQUE INDEX IF NOT EXISTS runs_by_idempotency_key
+    ON runs (user, idempotency_key) WHERE idempotency_key IS NOT NULL;
+CREATE INDEX IF NOT EXISTS runs_by_phase ON runs (phase);
+
+CREATE TABLE IF NOT EXISTS events (
+    run_id  TEXT NOT NULL REFERENCES runs (id),
+    seq     INTEGER NOT NULL,
+    kind    TEXT NOT NULL,
+    body    BLOB NOT NULL,
+    PRIMARY KEY (run_id, seq)
+) WITHOUT ROWID;
+";
+
+/// Applies the settings and creates whatever tables are missing.
+pub fn prepare(connection: &Connection) -> rusqlite::Result<()> {
+    connection.execute_batch(SETTINGS)?;
+    connection.execute_batch(SCHEMA)
+}

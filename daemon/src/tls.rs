@@ -1,0 +1,139 @@
+//! The daemon's TLS identity: given files, or a self-signed pair generated on first start.
+
+use std::path::{Path, PathBuf};
+
+use tonic::transport::{Identity, ServerTlsConfig};
+
+/// Why TLS could not be set up.
+#[derive(Debug, thiserror::Error)]
+pub enum TlsError {
+    #[error("could not read {path}")]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("could not write {path}")]
+    Write {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("could not generate a self-signed certificate")]
+    Generate(#[from] rcgen::Error),
+}
+
+/// Where the certificate and key come from.
+pub enum TlsSource {
+    Files {
+        cert: PathBuf,
+        key: PathBuf,
+    },
+    /// Generated into this directory on first start and reused afterwards.
+    SelfSigned {
+        dir: PathBuf,
+    },
+}
+
+/// Loads (or first generates) the identity and returns the server's TLS configuration.
+pub fn server_config(source: &TlsSource) -> Result<ServerTlsConfig, TlsError> {
+    let (cert, key) = match source {
+        TlsSource::Files { cert, key } => (cert.clone(), key.clone()),
+        TlsSource::SelfSigned { dir } => ensure_self_signed(dir)?,
+    };
+    let identity = Identity::from_pem(read(&cert)?, read(&key)?);
+    Ok(ServerTlsConfig::new().identity(identity))
+}
+
+fn read(path: &Path) -> Result<Vec<u8>, TlsError> {
+    std::fs::read(path).map_err(|source| TlsError::Read {
+        path: path.to_owned(),
+        source,
+    })
+}
+
+/// Generates a certificate for localhost and 127.0.0.1 unless one is already there.
+fn ensure_self_signed(dir: &Path) -> Result<(PathBuf, PathBuf), TlsError> {
+    let cert = dir.join("server.crt");
+    let key = dir.join("server.key");
+    if cert.exists() && key.exists() {
+        return Ok((cert, key));
+    }
+
+    let names = vec![
+        "localhost".to_owned(),
+        "127.0.0.1".to_owned(),
+        "::1".to_owned(),
+    ];
+    let generated = rcgen::generate_simple_self_signed(names)?;
+    let write = |path: &Path, contents: String| {
+        std::fs::write(path, contents).map_err(|source| TlsError::Write {
+            path: path.to_owned(),
+            source,
+        })
+    };
+    std::fs::create_dir_all(dir).map_err(|source| TlsError::Write {
+        path: dir.to_owned(),
+        source,
+    })?;
+    write(&key, generated.signing_key.serialize_pem())?;
+    restrict_to_owner(&key)?;
+    write(&cert, generated.cert.pem())?;
+    tracing::info!(
+        cert = %cert.display(),
+        "generated a self-signed TLS certificate; clients can trust it with BYOK8S_CA_CERT={}",
+        cert.display()
+    );
+    Ok((cert, key))
+}
+
+fn restrict_to_owner(path: &Path) -> Result<(), TlsError> {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600)).map_err(|source| {
+        TlsError::Write {
+            path: path.to_owned(),
+            source,
+        }
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_self_signed_pair_is_generated_once_and_then_reused() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let source = TlsSource::SelfSigned {
+            dir: dir.path().to_owned(),
+        };
+        server_config(&source).expect("first start generates");
+        let first = std::fs::read(dir.path().join("server.crt")).expect("cert written");
+        server_config(&source).expect("second start reuses");
+        let second = std::fs::read(dir.path().join("server.crt")).expect("cert kept");
+        assert_eq!(first, second);
+    }
+
+    #[test]
+    fn the_generated_key_is_private_to_its_owner() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().expect("tempdir");
+        server_config(&TlsSource::SelfSigned {
+            dir: dir.path().to_owned(),
+        })
+        .expect("generated");
+        let mode = std::fs::metadata(dir.path().join("server.key"))
+            .expect("key")
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o077, 0);
+    }
+
+    #[test]
+    fn a_missing_certificate_file_is_named_in_the_error() {
+        let source = TlsSource::Files {
+            cert: "/nonexistent/c.pem".into(),
+            key: "/nonexistent/k.pem".into(),
+        };
+        let error = server_config(&source).unwrap_err();
+        assert!(error.to_string().contains("/nonexistent/c.pem"));
+    }
+}

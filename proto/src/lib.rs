@@ -1,0 +1,13 @@
+//! The byok8s gRPC contract (`byok8s.v1`), shared by the daemon and the client.
+
+/// Messages and service stubs of `byok8s.v1`.
+pub mod v1 {
+    #![allow(
+        missing_docs,
+        reason = "generated code documents itself from the .proto comments"
+    )]
+    #![allow(clippy::all, reason = "generated code")]
+    tonic::include_proto!("byok8s.v1");
+}
+
+pub use prost_types::Timestamp;

@@ -1,0 +1,117 @@
+//! Bad input, untrusted certificates and unknown runs get clear errors, distinct exit codes,
+//! and change nothing on the daemon.
+
+use std::time::Duration;
+
+use byok8s_tests::{Daemon, Scratch, run};
+
+fn runs_on(daemon: &Daemon, dir: &std::path::Path) -> serde_json::Value {
+    let mut list = daemon.client(dir);
+    list.args(["--output", "json", "list"]);
+    let outcome = run(&mut list, Duration::from_secs(30));
+    assert_eq!(outcome.code, 0, "{outcome:?}");
+    outcome.json()
+}
+
+#[test]
+fn missing_and_malformed_inputs_exit_2_and_submit_nothing() {
+    let scratch = Scratch::new();
+    let daemon = Daemon::start(&scratch, &[]);
+    let example = scratch.workflow("example");
+    std::fs::write(example.join("params-broken.json"), "{\"name\": ").unwrap();
+    std::fs::write(example.join("workflow-none.json"), "{}").unwrap();
+
+    let cases: [(&[&str], &str); 4] = [
+        (&["workflow-nope", "params-blue"], "workflow-nope.json"),
+        (&["workflow-alpha", "params-broken"], "params-broken.json"),
+        (&["workflow-none", "params-blue"], "workflow_target"),
+        (
+            &["workflow-alpha", "params-blue", "--snakefile", "Nofile"],
+            "Nofile",
+        ),
+    ];
+    for (args, named) in cases {
+        let mut submit = daemon.client(&example);
+        submit.arg("submit").args(args);
+        let outcome = run(&mut submit, Duration::from_secs(30));
+        assert_eq!(outcome.code, 2, "{args:?}: {outcome:?}");
+        assert!(
+            outcome.stderr.contains("error:") && outcome.stderr.contains(named),
+            "{args:?}: {outcome:?}"
+        );
+    }
+    assert_eq!(runs_on(&daemon, &example), serde_json::json!([]));
+}
+
+#[test]
+fn a_target_outside_the_run_directory_is_refused_by_the_daemon() {
+    let scratch = Scratch::new();
+    let daemon = Daemon::start(&scratch, &[]);
+    let example = scratch.workflow("example");
+
+    let mut submit = daemon.client(&example);
+    submit.args([
+        "submit",
+        "workflow-alpha",
+        "params-blue",
+        "../../escape.txt",
+    ]);
+    let outcome = run(&mut submit, Duration::from_secs(30));
+
+    assert_eq!(outcome.code, 2, "{outcome:?}");
+    assert!(outcome.stderr.contains("relative path"), "{outcome:?}");
+    assert_eq!(runs_on(&daemon, &example), serde_json::json!([]));
+}
+
+#[test]
+fn a_client_that_does_not_trust_the_certificate_cannot_connect() {
+    let scratch = Scratch::new();
+    let daemon = Daemon::start(&scratch, &[]);
+
+    let mut status = daemon.client(scratch.path());
+    status
+        .env_remove("BYOK8S_CA_CERT")
+        .args(["status", "run-x"]);
+    let outcome = run(&mut status, Duration::from_secs(30));
+
+    assert_eq!(outcome.code, 4, "{outcome:?}");
+    assert!(
+        outcome.stderr.contains("--ca-cert"),
+        "a hint names the fix: {outcome:?}"
+    );
+}
+
+#[test]
+fn an_unknown_run_exits_5() {
+    let scratch = Scratch::new();
+    let daemon = Daemon::start(&scratch, &[]);
+    for command in ["status", "watch", "logs", "cancel"] {
+        let mut client = daemon.client(scratch.path());
+        client.args([command, "run-does-not-exist"]);
+        let outcome = run(&mut client, Duration::from_secs(30));
+        assert_eq!(outcome.code, 5, "{command}: {outcome:?}");
+        assert!(
+            outcome.stderr.contains("not found"),
+            "{command}: {outcome:?}"
+        );
+    }
+}
+
+#[test]
+fn a_repeated_idempotency_key_returns_the_first_run() {
+    let scratch = Scratch::new();
+    let daemon = Daemon::start(&scratch, &[]);
+    let example = scratch.workflow("example");
+    let args = [
+        "workflow-alpha",
+        "params-blue",
+        "--idempotency-key",
+        "batch-7-item-1",
+    ];
+
+    let first = byok8s_tests::submit(&daemon, &example, &args);
+    let second = byok8s_tests::submit(&daemon, &example, &args);
+
+    assert_eq!(first, second);
+    assert_eq!(runs_on(&daemon, &example).as_array().map(Vec::len), Some(1));
+}
