@@ -12,45 +12,70 @@ use crate::telemetry::LogFormat;
 #[command(name = "byok8sd", version)]
 pub struct Config {
     /// Address to listen on; port 0 picks a free port (the chosen address is logged).
-    #[arg(long, env = "BYOK8SD_LISTEN", default_value = "127.0.0.1:50051")]
+    #[arg(
+        long,
+        env = "BYOK8SD_LISTEN",
+        value_name = "ADDR",
+        default_value = "127.0.0.1:50051"
+    )]
     pub listen: SocketAddr,
 
     /// Where runs, their files and the database live [default: $XDG_DATA_HOME/byok8sd or
     /// ~/.local/share/byok8sd].
-    #[arg(long, env = "BYOK8SD_DATA_DIR")]
+    #[arg(long, env = "BYOK8SD_DATA_DIR", value_name = "DIR")]
     pub data_dir: Option<PathBuf>,
 
     /// PEM certificate to serve; without it a self-signed pair is generated in DATA_DIR/tls.
-    #[arg(long, env = "BYOK8SD_TLS_CERT", requires = "tls_key")]
+    #[arg(
+        long,
+        env = "BYOK8SD_TLS_CERT",
+        value_name = "FILE",
+        requires = "tls_key"
+    )]
     pub tls_cert: Option<PathBuf>,
 
     /// PEM private key of --tls-cert.
-    #[arg(long, env = "BYOK8SD_TLS_KEY", requires = "tls_cert")]
+    #[arg(
+        long,
+        env = "BYOK8SD_TLS_KEY",
+        value_name = "FILE",
+        requires = "tls_cert"
+    )]
     pub tls_key: Option<PathBuf>,
 
     /// The Snakemake executable.
-    #[arg(long, env = "BYOK8SD_SNAKEMAKE", default_value = "snakemake")]
+    #[arg(
+        long,
+        env = "BYOK8SD_SNAKEMAKE",
+        value_name = "PATH",
+        default_value = "snakemake"
+    )]
     pub snakemake: PathBuf,
 
     /// Runs executing at once; more wait in a queue, first come first served.
-    #[arg(long, env = "BYOK8SD_MAX_CONCURRENT_RUNS", default_value_t = 4,
+    #[arg(long, env = "BYOK8SD_MAX_CONCURRENT_RUNS", value_name = "N", default_value_t = 4,
           value_parser = clap::value_parser!(u32).range(1..=1024))]
     pub max_concurrent_runs: u32,
 
     /// Cores each local run's Snakemake may use [default: all of this machine's].
-    #[arg(long, env = "BYOK8SD_CORES", value_parser = clap::value_parser!(u32).range(1..))]
+    #[arg(long, env = "BYOK8SD_CORES", value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
     pub cores: Option<u32>,
 
     /// Seconds Snakemake gets to clean up after a cancel before its processes are killed.
-    #[arg(long, env = "BYOK8SD_CANCEL_GRACE_SECONDS", default_value_t = 10)]
+    #[arg(
+        long,
+        env = "BYOK8SD_CANCEL_GRACE_SECONDS",
+        value_name = "SECONDS",
+        default_value_t = 10
+    )]
     pub cancel_grace_seconds: u64,
 
     /// Largest accepted bundle, compressed, in bytes.
-    #[arg(long, env = "BYOK8SD_MAX_BUNDLE_BYTES", default_value_t = 64 * 1024 * 1024)]
+    #[arg(long, env = "BYOK8SD_MAX_BUNDLE_BYTES", value_name = "BYTES", default_value_t = 64 * 1024 * 1024)]
     pub max_bundle_bytes: usize,
 
     /// Largest accepted bundle once unpacked, in bytes.
-    #[arg(long, env = "BYOK8SD_MAX_UNPACKED_BYTES", default_value_t = 256 * 1024 * 1024)]
+    #[arg(long, env = "BYOK8SD_MAX_UNPACKED_BYTES", value_name = "BYTES", default_value_t = 256 * 1024 * 1024)]
     pub max_unpacked_bytes: u64,
 
     /// Log format on stderr.
