@@ -15,4 +15,12 @@ cargo build --workspace --bins --quiet
 
 echo "==> cargo test"
 export BYOK8S_TEST_SNAKEMAKE="$root/.venv/bin/snakemake"
-cargo test --workspace --quiet
+log=$(mktemp)
+trap 'rm -f "$log"' EXIT
+status=0
+cargo test --workspace --all-targets --quiet 2>&1 | tee "$log" || status=$?
+
+# One closing line over every test binary, since cargo prints a result line per binary.
+awk '/^test result:/ { passed += $4; failed += $6; ignored += $8 }
+     END { printf "%d passed, %d failed, %d skipped\n", passed, failed, ignored }' "$log"
+exit "$status"

@@ -110,6 +110,7 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> Result<(
         shutdown.await;
         tracing::info!("shutting down: stopping runs");
         scheduler.shutdown(grace + Duration::from_secs(5)).await;
+        scheduler.events().close();
     };
     Server::builder()
         .tls_config(tls)?

@@ -11,6 +11,7 @@ use std::time::SystemTime;
 use byok8s_proto::v1::{EventKind, RunEvent, run_event::Kind};
 use tokio::sync::{broadcast, mpsc};
 use tokio_stream::wrappers::ReceiverStream;
+use tokio_util::sync::CancellationToken;
 use tonic::Status;
 
 use crate::run::is_terminal;
@@ -39,6 +40,9 @@ struct Channel {
 pub struct EventLog {
     store: Store,
     channels: Arc<Mutex<HashMap<String, Arc<Channel>>>>,
+    /// Ends every watch, so a shutting-down server is not held open by followers of runs
+    /// that will not finish before it stops; they reconnect to the next daemon.
+    closing: CancellationToken,
 }
 
 /// What a watcher asked for.
@@ -56,7 +60,13 @@ impl EventLog {
         EventLog {
             store,
             channels: Arc::default(),
+            closing: CancellationToken::new(),
         }
+    }
+
+    /// Ends every open watch; used when the daemon shuts down.
+    pub fn close(&self) {
+        self.closing.cancel();
     }
 
     pub fn store(&self) -> &Store {
@@ -116,7 +126,13 @@ impl EventLog {
             sender,
             request,
         };
-        tokio::spawn(feed.run(live));
+        let closing = self.closing.clone();
+        tokio::spawn(async move {
+            tokio::select! {
+                () = feed.run(live) => {}
+                () = closing.cancelled() => {}
+            }
+        });
         ReceiverStream::new(receiver)
     }
 }

@@ -256,17 +256,18 @@ impl Scheduler {
 
     /// Waits for a slot, executes the run and records how it ended.
     async fn drive(&self, run: &RunRecord, mut signal: StopSignal) {
-        let slot = tokio::select! {
-            slot = self.inner.slots.clone().acquire_owned() => slot,
-            request = stop_requested(&mut signal) => return self.finish(run, request.outcome()).await,
-        };
-        let Ok(_slot) = slot else {
-            return self
-                .finish(
-                    run,
-                    Outcome::new(RunPhase::Interrupted, "byok8sd is shutting down"),
-                )
-                .await;
+        let _slot = tokio::select! {
+            slot = self.inner.slots.clone().acquire_owned() => {
+                slot.expect("the slot semaphore is never closed")
+            }
+            request = stop_requested(&mut signal) => {
+                // A queued run loses nothing in a shutdown: it stays queued in the store and
+                // starts after the next start.
+                if request != StopRequest::Shutdown {
+                    self.finish(run, request.outcome()).await;
+                }
+                return;
+            }
         };
 
         if self

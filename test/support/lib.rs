@@ -73,10 +73,16 @@ impl Daemon {
     }
 
     fn launch(&mut self) {
+        // A restart listens where the previous daemon did, so that clients can reconnect.
+        let listen = if self.address.is_empty() {
+            "127.0.0.1:0"
+        } else {
+            &self.address
+        };
         let mut child = Command::new(binary("byok8sd"))
             .args([
                 "--listen",
-                "127.0.0.1:0",
+                listen,
                 "--log-format",
                 "json",
                 "--cancel-grace-seconds",
@@ -120,7 +126,7 @@ impl Daemon {
         self.signal_and_wait(Signal::SIGKILL);
     }
 
-    /// Starts the daemon again on the same data directory (on a new port).
+    /// Starts the daemon again on the same data directory and address.
     pub fn restart(&mut self) {
         self.launch();
     }
@@ -132,11 +138,18 @@ impl Daemon {
         let pid = Pid::from_raw(i32::try_from(child.id()).expect("pid fits i32"));
         let _ = kill(pid, signal);
         let deadline = Instant::now() + Duration::from_secs(30);
+        let mut hung = false;
         while child.try_wait().expect("poll byok8sd").is_none() {
-            if Instant::now() > deadline {
+            if Instant::now() > deadline && !hung {
+                hung = true;
                 let _ = child.kill();
             }
             std::thread::sleep(Duration::from_millis(50));
+        }
+        // A daemon that ignores SIGTERM is a bug; during a failing test's cleanup, one panic
+        // is enough.
+        if hung && !std::thread::panicking() {
+            panic!("byok8sd did not exit within 30s of {signal}");
         }
     }
 

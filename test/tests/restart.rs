@@ -3,7 +3,8 @@
 use std::time::Duration;
 
 use byok8s_tests::{
-    Daemon, Events, Follower, Scratch, processes_under, run, status, submit_and_follow, watch,
+    Daemon, Events, Follower, Scratch, processes_under, run, status, submit, submit_and_follow,
+    watch,
 };
 
 #[test]
@@ -35,7 +36,7 @@ fn a_run_killed_with_the_daemon_is_marked_interrupted_after_restart() {
     let scratch = Scratch::new();
     let mut daemon = Daemon::start(&scratch, &[]);
     let example = scratch.workflow("example");
-    let run_id = byok8s_tests::submit(&daemon, &example, &["workflow-zeta", "params-blue"]);
+    let run_id = submit(&daemon, &example, &["workflow-zeta", "params-blue"]);
     let mut follower = Follower::start(&daemon, &example, &run_id);
     follower.wait_for("job_started");
     drop(follower);
@@ -64,19 +65,50 @@ fn a_run_killed_with_the_daemon_is_marked_interrupted_after_restart() {
     );
 }
 
-#[test]
-fn a_run_queued_when_the_daemon_stopped_runs_after_restart() {
+/// Leaves one run executing and one queued behind it, then stops the daemon with `stop`.
+fn queued_run_across_restart(stop: fn(&mut Daemon)) {
     let scratch = Scratch::new();
     let mut daemon = Daemon::start(&scratch, &["--max-concurrent-runs", "1"]);
     let example = scratch.workflow("example");
-    let first = byok8s_tests::submit(&daemon, &example, &["workflow-zeta", "params-blue"]);
-    let queued = byok8s_tests::submit(&daemon, &example, &["workflow-alpha", "params-red"]);
+    let first = submit(&daemon, &example, &["workflow-zeta", "params-blue"]);
+    let queued = submit(&daemon, &example, &["workflow-alpha", "params-red"]);
     assert_eq!(status(&daemon, &example, &queued)["phase"], "queued");
 
-    daemon.kill();
+    stop(&mut daemon);
     daemon.restart();
 
     assert_eq!(status(&daemon, &example, &first)["phase"], "interrupted");
     let events = Events::of(&watch(&daemon, &example, &queued, 0));
     assert_eq!(events.phases(), ["queued", "running", "succeeded"]);
+}
+
+#[test]
+fn a_run_queued_when_the_daemon_was_killed_runs_after_restart() {
+    queued_run_across_restart(Daemon::kill);
+}
+
+#[test]
+fn a_run_queued_when_the_daemon_was_stopped_runs_after_restart() {
+    queued_run_across_restart(Daemon::stop);
+}
+
+#[test]
+fn a_follower_resumes_across_a_daemon_restart_with_no_gap_and_no_repeat() {
+    let scratch = Scratch::new();
+    let mut daemon = Daemon::start(&scratch, &["--max-concurrent-runs", "1"]);
+    let example = scratch.workflow("example");
+    submit(&daemon, &example, &["workflow-zeta", "params-blue"]);
+    let queued = submit(&daemon, &example, &["workflow-gamma", "params-blue"]);
+    let mut follower = Follower::start(&daemon, &example, &queued);
+    follower.wait_for("phase");
+
+    // The follower loses its stream and reconnects, with backoff, to the next daemon.
+    daemon.stop();
+    daemon.restart();
+
+    let (code, events) = follower.finish();
+    assert_eq!(code, 0, "the followed run succeeded after the restart");
+    assert_eq!(events.phases(), ["queued", "running", "succeeded"]);
+    let expected: Vec<u64> = (1..=events.seqs().len() as u64).collect();
+    assert_eq!(events.seqs(), expected, "every event once, in order");
 }
