@@ -9,7 +9,7 @@ cd "$root"
 test/setup-python.sh
 echo "==> building byok8s and byok8sd"
 cargo build --workspace --bins --quiet
-bin="$root/target/debug"
+bin="${CARGO_TARGET_DIR:-$root/target}/debug"
 
 data="$root/.byok8s-quickstart"
 log="$data/byok8sd.log"

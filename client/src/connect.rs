@@ -40,13 +40,21 @@ impl ConnectOptions {
 /// trusted.
 pub async fn connect(options: &ConnectOptions) -> Result<Client, Error> {
     let endpoint = endpoint(options)?;
-    let channel = endpoint
-        .connect()
-        .await
-        .map_err(|source| Error::Unreachable {
-            server: options.server.clone(),
-            source: Box::new(source),
-        })?;
+    let unreachable = |source: Box<dyn std::error::Error + Send + Sync>| Error::Unreachable {
+        server: options.server.clone(),
+        source,
+    };
+    // The connect timeout covers TCP only; a peer that accepts and then never completes the
+    // TLS and HTTP/2 handshakes would otherwise hold the client forever.
+    let handshake = options.connect_timeout * 2;
+    let channel = match tokio::time::timeout(handshake, endpoint.connect()).await {
+        Ok(connected) => connected.map_err(|source| unreachable(Box::new(source)))?,
+        Err(_) => {
+            let message = format!("no TLS handshake within {}s", handshake.as_secs());
+            let timed_out = std::io::Error::new(std::io::ErrorKind::TimedOut, message);
+            return Err(unreachable(Box::new(timed_out)));
+        }
+    };
     Ok(Client::new(channel, options.server.clone()))
 }
 

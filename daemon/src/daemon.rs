@@ -11,7 +11,7 @@ use tokio_stream::wrappers::TcpListenerStream;
 use tonic::transport::Server;
 
 use crate::api::RunsService;
-use crate::backend::{Backend, local::LocalBackend};
+use crate::backend::{Backend, local::LocalBackend, snakemake};
 use crate::bundle::BundleLimits;
 use crate::config::Config;
 use crate::events::EventLog;
@@ -34,6 +34,8 @@ pub enum StartError {
     Store(#[from] StoreError),
     #[error("could not recover runs from before the restart")]
     Recover(#[source] crate::error::Error),
+    #[error("Snakemake is not usable")]
+    Snakemake(#[from] crate::backend::snakemake::SnakemakeError),
     #[error("could not install the Snakemake logger plugin")]
     Plugin(#[source] std::io::Error),
     #[error("could not listen on {address}")]
@@ -74,8 +76,11 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> Result<(
             max_entries: 10_000,
         },
     };
+    let snakemake = snakemake::resolve(&config.snakemake)?;
+    let version = snakemake::version(&snakemake).await?;
+    tracing::info!(path = %snakemake.display(), version, "found Snakemake");
     let local = LocalBackend {
-        snakemake: config.snakemake.clone(),
+        snakemake,
         cores: config.cores(),
         runs_dir: runs_dir.clone(),
         python_path: data_dir.join("python"),
@@ -121,9 +126,16 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> Result<(
     Ok(())
 }
 
+/// Creates the directory (and its parents) readable by the owner only: it holds the TLS key,
+/// the database and every run's files.
 fn create_dir(path: &Path) -> Result<(), StartError> {
-    std::fs::create_dir_all(path).map_err(|source| StartError::DataDir {
-        path: path.display().to_string(),
-        source,
-    })
+    use std::os::unix::fs::DirBuilderExt;
+    std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(path)
+        .map_err(|source| StartError::DataDir {
+            path: path.display().to_string(),
+            source,
+        })
 }

@@ -15,9 +15,13 @@ pub enum Error {
     #[error("run {0} not found")]
     RunNotFound(String),
 
+    /// The idempotency key was used before for a different submission.
+    #[error("{0}")]
+    KeyReused(String),
+
     /// The database failed.
     #[error("the run store failed")]
-    Store(#[from] StoreError),
+    Store(StoreError),
 
     /// The run's payload could not be written to the data directory.
     #[error("could not store the run's files")]
@@ -32,12 +36,23 @@ impl From<Error> for Status {
         let code = match &error {
             Error::InvalidArgument(_) => Code::InvalidArgument,
             Error::RunNotFound(_) => Code::NotFound,
+            // The key names something that already exists, made from other inputs.
+            Error::KeyReused(_) => Code::AlreadyExists,
             Error::Store(_) | Error::Payload(_) => Code::Internal,
         };
         if code == Code::Internal {
             tracing::error!(error = %chain(&error), "request failed");
         }
         Status::new(code, error.to_string())
+    }
+}
+
+impl From<StoreError> for Error {
+    fn from(error: StoreError) -> Error {
+        match error {
+            StoreError::KeyReused { .. } => Error::KeyReused(error.to_string()),
+            error => Error::Store(error),
+        }
     }
 }
 

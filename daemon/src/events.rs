@@ -147,6 +147,7 @@ fn kind_of(event: &RunEvent) -> EventKind {
         Some(Kind::JobStarted(_) | Kind::JobFinished(_) | Kind::JobFailed(_)) => EventKind::Job,
         Some(Kind::Progress(_)) => EventKind::Progress,
         Some(Kind::Log(_)) => EventKind::Log,
+        Some(Kind::Cluster(_)) => EventKind::Cluster,
         None => EventKind::Unspecified,
     }
 }

@@ -25,6 +25,9 @@ use tokio::signal::unix::{SignalKind, signal};
 async fn main() -> ExitCode {
     let config = config::Config::parse();
     telemetry::init(config.log_format);
+    // Every TLS user in this process uses ring; choosing it explicitly keeps that true when a
+    // dependency links in a second implementation. An error means one is already chosen.
+    let _ = rustls::crypto::ring::default_provider().install_default();
 
     // Handling SIGINT here also matters for Snakemake: a handled signal is reset to its default
     // in child processes, while an ignored one (as under `byok8sd &` in a script) would stay

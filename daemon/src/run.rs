@@ -29,6 +29,9 @@ pub struct RunRecord {
     pub user: String,
     pub spec: RunSpec,
     pub idempotency_key: Option<String>,
+    /// Fingerprint of what was submitted, so that a reused idempotency key with different
+    /// inputs is caught; empty for runs stored before fingerprints existed.
+    pub digest: String,
     pub backend: String,
     pub phase: RunPhase,
     pub reason: String,

@@ -16,7 +16,7 @@ use crate::backend::{Backend, EventSink, Outcome, StopRequest, StopSignal, local
 use crate::error::Error;
 use crate::events::EventLog;
 use crate::run::{RunRecord, is_terminal, new_run_id};
-use crate::store::{RunFilter, Store};
+use crate::store::{RunFilter, Store, StoreError};
 use crate::submission::{self, SubmissionLimits};
 
 /// How the scheduler is set up.
@@ -31,6 +31,12 @@ pub struct SchedulerConfig {
 /// A run that has a task: queued or executing.
 struct Active {
     stop: watch::Sender<Option<StopRequest>>,
+    done: CancellationToken,
+}
+
+/// The task side of a registered run.
+struct Registration {
+    signal: StopSignal,
     done: CancellationToken,
 }
 
@@ -98,6 +104,7 @@ impl Scheduler {
             user: user.to_owned(),
             spec: submission.spec,
             idempotency_key: submission.idempotency_key,
+            digest: submission.digest,
             backend: self.inner.backend.name().to_owned(),
             phase: RunPhase::Queued,
             reason: String::new(),
@@ -114,23 +121,28 @@ impl Scheduler {
             .await
             .map_err(Error::Payload)?;
 
+        // Registered before it is stored, so that a cancel arriving as soon as the run is
+        // visible finds it and reaches its task.
+        let new_id = record.id.clone();
+        let registration = self.register(&new_id);
         let (record, existing) = match self.inner.store.insert_run(record).await {
             Ok(inserted) => inserted,
             Err(error) => {
+                self.unregister(&new_id);
                 remove_dir(&dir).await;
                 return Err(error.into());
             }
         };
         if existing {
+            self.unregister(&new_id);
             remove_dir(&dir).await;
             return Ok((record, true));
         }
 
         tracing::info!(run_id = %record.id, user, workflow = %record.spec.workflow, params = %record.spec.params, "run submitted");
-        self.emit_phase(&record.id, RunPhase::Queued, "waiting for a free slot")
-            .await?;
-        self.start(record.clone());
-        Ok((record, false))
+        let queued = self.emit_phase(&record.id, RunPhase::Queued, "").await;
+        self.spawn(record.clone(), registration);
+        queued.map(|()| (record, false))
     }
 
     /// A run by id; runs of other users will be NotFound here once users exist.
@@ -139,7 +151,7 @@ impl Scheduler {
             .store
             .get_run(id)
             .await?
-            .ok_or_else(|| Error::RunNotFound(id.to_owned()))
+            .ok_or_else(|| Error::RunNotFound(id.chars().take(64).collect()))
     }
 
     pub async fn list(&self, filter: RunFilter) -> Result<Vec<RunRecord>, Error> {
@@ -152,12 +164,8 @@ impl Scheduler {
         if is_terminal(run.phase) {
             return Ok(run);
         }
-        // The reason is client text that will be shown to others: bounded, one line.
-        let reason: String = reason
-            .chars()
-            .filter(|c| !c.is_control())
-            .take(500)
-            .collect();
+        // The reason is client text that will be shown to others: bounded, one line, visible.
+        let reason: String = reason.chars().filter(|c| is_shown(*c)).take(500).collect();
         let reason = if reason.is_empty() {
             "cancelled on request".to_owned()
         } else {
@@ -225,30 +233,38 @@ impl Scheduler {
     }
 
     fn start(&self, run: RunRecord) {
+        let registration = self.register(&run.id);
+        self.spawn(run, registration);
+    }
+
+    /// Makes a run reachable by cancel and shutdown.
+    fn register(&self, run_id: &str) -> Registration {
         let (stop, signal) = watch::channel(None);
         let done = CancellationToken::new();
-        {
-            let mut active = self.inner.active.lock().unwrap_or_else(|p| p.into_inner());
-            active.insert(
-                run.id.clone(),
-                Active {
-                    stop,
-                    done: done.clone(),
-                },
-            );
-        }
+        let mut active = self.inner.active.lock().unwrap_or_else(|p| p.into_inner());
+        active.insert(
+            run_id.to_owned(),
+            Active {
+                stop,
+                done: done.clone(),
+            },
+        );
+        Registration { signal, done }
+    }
+
+    fn unregister(&self, run_id: &str) {
+        let mut active = self.inner.active.lock().unwrap_or_else(|p| p.into_inner());
+        active.remove(run_id);
+    }
+
+    fn spawn(&self, run: RunRecord, registration: Registration) {
         let span = tracing::info_span!("run", run_id = %run.id);
         let scheduler = self.clone();
         self.inner.tasks.spawn(
             async move {
-                scheduler.drive(&run, signal).await;
-                scheduler
-                    .inner
-                    .active
-                    .lock()
-                    .unwrap_or_else(|p| p.into_inner())
-                    .remove(&run.id);
-                done.cancel();
+                scheduler.drive(&run, registration.signal).await;
+                scheduler.unregister(&run.id);
+                registration.done.cancel();
             }
             .instrument(span),
         );
@@ -297,6 +313,11 @@ impl Scheduler {
         };
         match self.inner.events.append(run_id, Kind::Phase(change)).await {
             Ok(_) => Ok(()),
+            // Lost a race with the run's own end (a cancel as it finishes): the end stands.
+            Err(StoreError::Finished { .. }) => {
+                tracing::debug!(run_id, ?phase, "run already finished; phase change dropped");
+                Ok(())
+            }
             Err(error) => {
                 tracing::error!(run_id, error = %crate::error::chain(&error), "could not record a phase change");
                 Err(error.into())
@@ -313,5 +334,29 @@ async fn write_payload(dir: &std::path::Path, bundle: &[u8]) -> std::io::Result<
 async fn remove_dir(dir: &std::path::Path) {
     if let Err(error) = tokio::fs::remove_dir_all(dir).await {
         tracing::warn!(dir = %dir.display(), error = %error, "could not remove a run directory");
+    }
+}
+
+/// Characters of client text worth showing to others: no control characters, and none of the
+/// invisible ones that reorder or hide text (bidirectional overrides, zero-width marks, line
+/// and paragraph separators).
+fn is_shown(c: char) -> bool {
+    let invisible = matches!(c, '\u{200b}'..='\u{200f}' | '\u{2028}'..='\u{202e}'
+        | '\u{2060}'..='\u{2069}' | '\u{feff}');
+    !c.is_control() && !invisible
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn invisible_and_control_characters_are_not_shown() {
+        for c in ['\n', '\u{202e}', '\u{200b}', '\u{2028}', '\u{feff}'] {
+            assert!(!is_shown(c), "{c:?}");
+        }
+        for c in ['a', ' ', 'é', '→'] {
+            assert!(is_shown(c), "{c:?}");
+        }
     }
 }

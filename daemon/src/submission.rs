@@ -18,6 +18,9 @@ pub struct SubmissionLimits {
 }
 
 const MAX_DOCUMENT_BYTES: usize = 1024 * 1024;
+/// Far below the JSON parser's own recursion limit, so that a stored document always reads back
+/// even inside the run record that wraps it.
+const MAX_JSON_DEPTH: usize = 64;
 const MAX_TARGETS: usize = 256;
 const MAX_TARGET_CHARS: usize = 1024;
 const MAX_LABELS: usize = 64;
@@ -27,6 +30,8 @@ const MAX_IDEMPOTENCY_KEY_CHARS: usize = 256;
 #[derive(Debug)]
 pub struct Submission {
     pub spec: RunSpec,
+    /// SHA-256 of the spec and the bundle.
+    pub digest: String,
     pub idempotency_key: Option<String>,
     pub bundle: Vec<u8>,
 }
@@ -52,11 +57,24 @@ pub fn validate(request: SubmitRequest, limits: SubmissionLimits) -> Result<Subm
         labels,
         namespace: request.namespace,
     };
+    let digest = digest(&spec, &bundle.tar_gz);
     Ok(Submission {
         spec,
+        digest,
         idempotency_key,
         bundle: bundle.tar_gz,
     })
+}
+
+/// The spec's JSON (its maps are ordered, so equal specs serialise alike) and the bundle.
+fn digest(spec: &RunSpec, bundle: &[u8]) -> String {
+    use sha2::{Digest, Sha256};
+    let spec = serde_json::to_vec(spec).expect("a run spec always serialises");
+    let mut hasher = Sha256::new();
+    hasher.update(&spec);
+    hasher.update([0]);
+    hasher.update(bundle);
+    format!("{:x}", hasher.finalize())
 }
 
 fn invalid(message: impl Into<String>) -> Error {
@@ -69,15 +87,18 @@ fn document(
     document: Option<JsonDocument>,
 ) -> Result<(String, Map<String, Value>), Error> {
     let document = document.ok_or_else(|| invalid(format!("{what}: missing")))?;
-    let name_ok = !document.name.is_empty()
-        && document.name.len() <= 253
+    let name_ok = document.name.len() <= 253
+        && document
+            .name
+            .starts_with(|c: char| c.is_ascii_alphanumeric())
         && document
             .name
             .chars()
             .all(|c| c.is_ascii_alphanumeric() || "._-".contains(c));
     if !name_ok {
         return Err(invalid(format!(
-            "{what} name {:?} must be 1 to 253 letters, digits, '.', '_' or '-'",
+            "{what} name {:?} must be 1 to 253 letters, digits, '.', '_' or '-', \
+             starting with a letter or digit",
             truncate(&document.name)
         )));
     }
@@ -88,6 +109,10 @@ fn document(
         )));
     }
     match serde_json::from_str(&document.json) {
+        Ok(Value::Object(object)) if depth(&object) > MAX_JSON_DEPTH => Err(invalid(format!(
+            "{what} {}: nested deeper than {MAX_JSON_DEPTH} levels",
+            document.name
+        ))),
         Ok(Value::Object(object)) => Ok((document.name, object)),
         Ok(_) => Err(invalid(format!(
             "{what} {}: must be a JSON object",
@@ -98,6 +123,22 @@ fn document(
             document.name
         ))),
     }
+}
+
+/// How deeply arrays and objects nest inside `object` (the object itself is level 1).
+fn depth(object: &Map<String, Value>) -> usize {
+    let mut deepest = 1;
+    let mut pending: Vec<(&Value, usize)> = object.values().map(|v| (v, 2)).collect();
+    while let Some((value, level)) = pending.pop() {
+        let children: Vec<&Value> = match value {
+            Value::Array(items) => items.iter().collect(),
+            Value::Object(fields) => fields.values().collect(),
+            _ => continue,
+        };
+        deepest = deepest.max(level);
+        pending.extend(children.into_iter().map(|child| (child, level + 1)));
+    }
+    deepest
 }
 
 /// The explicit targets, or else the workflow file's `workflow_target`.
@@ -311,6 +352,31 @@ mod tests {
         let mut request = request();
         request.workflow.as_mut().unwrap().name = "../wf".into();
         assert!(refusal(request).contains("workflow name"));
+    }
+
+    #[test]
+    fn document_names_must_start_with_a_letter_or_digit() {
+        for name in [".", "..", "-rf", ""] {
+            let mut request = request();
+            request.params.as_mut().unwrap().name = name.into();
+            assert!(refusal(request).contains("params name"), "{name:?}");
+        }
+    }
+
+    #[test]
+    fn deeply_nested_params_are_refused_before_they_reach_the_store() {
+        let mut request = request();
+        let nested = format!("{{\"a\": {}{}}}", "[".repeat(100), "]".repeat(100));
+        request.params.as_mut().unwrap().json = nested;
+        assert!(refusal(request).contains("nested deeper"));
+    }
+
+    #[test]
+    fn moderately_nested_params_are_accepted() {
+        let mut request = request();
+        let nested = format!("{{\"a\": {}{}}}", "[".repeat(40), "]".repeat(40));
+        request.params.as_mut().unwrap().json = nested;
+        assert!(validate(request, LIMITS).is_ok());
     }
 
     #[test]

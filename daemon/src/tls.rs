@@ -64,35 +64,38 @@ fn ensure_self_signed(dir: &Path) -> Result<(PathBuf, PathBuf), TlsError> {
         "::1".to_owned(),
     ];
     let generated = rcgen::generate_simple_self_signed(names)?;
-    let write = |path: &Path, contents: String| {
-        std::fs::write(path, contents).map_err(|source| TlsError::Write {
-            path: path.to_owned(),
-            source,
-        })
+    // The key is created readable by its owner only, so it is never exposed, even for a
+    // moment; the certificate is public.
+    let write = |path: &Path, contents: String, mode: u32| {
+        use std::io::Write;
+        use std::os::unix::fs::OpenOptionsExt;
+        std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(mode)
+            .open(path)
+            .and_then(|mut file| file.write_all(contents.as_bytes()))
+            .map_err(|source| TlsError::Write {
+                path: path.to_owned(),
+                source,
+            })
     };
     std::fs::create_dir_all(dir).map_err(|source| TlsError::Write {
         path: dir.to_owned(),
         source,
     })?;
-    write(&key, generated.signing_key.serialize_pem())?;
-    restrict_to_owner(&key)?;
-    write(&cert, generated.cert.pem())?;
+    // A half-written pair from an interrupted start is replaced.
+    for path in [&key, &cert] {
+        let _ = std::fs::remove_file(path);
+    }
+    write(&key, generated.signing_key.serialize_pem(), 0o600)?;
+    write(&cert, generated.cert.pem(), 0o644)?;
     tracing::info!(
         cert = %cert.display(),
         "generated a self-signed TLS certificate; clients can trust it with BYOK8S_CA_CERT={}",
         cert.display()
     );
     Ok((cert, key))
-}
-
-fn restrict_to_owner(path: &Path) -> Result<(), TlsError> {
-    use std::os::unix::fs::PermissionsExt;
-    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600)).map_err(|source| {
-        TlsError::Write {
-            path: path.to_owned(),
-            source,
-        }
-    })
 }
 
 #[cfg(test)]

@@ -114,4 +114,40 @@ fn a_repeated_idempotency_key_returns_the_first_run() {
 
     assert_eq!(first, second);
     assert_eq!(runs_on(&daemon, &example).as_array().map(Vec::len), Some(1));
+
+    // The same key with other inputs is a mistake worth stopping, not a retry.
+    let mut reused = daemon.client(&example);
+    reused.args([
+        "submit",
+        "workflow-alpha",
+        "params-red",
+        "--idempotency-key",
+        "batch-7-item-1",
+    ]);
+    let outcome = run(&mut reused, Duration::from_secs(30));
+    assert_eq!(outcome.code, 6, "{outcome:?}");
+    assert!(
+        outcome.stderr.contains("idempotency key already used"),
+        "{outcome:?}"
+    );
+    assert_eq!(runs_on(&daemon, &example).as_array().map(Vec::len), Some(1));
+}
+
+#[test]
+fn a_daemon_without_a_usable_snakemake_refuses_to_start() {
+    let scratch = Scratch::new();
+    let output = std::process::Command::new(byok8s_tests::binary("byok8sd"))
+        .args([
+            "--listen",
+            "127.0.0.1:0",
+            "--snakemake",
+            "/nonexistent/snakemake",
+        ])
+        .arg("--data-dir")
+        .arg(scratch.path().join("data"))
+        .output()
+        .expect("run byok8sd");
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("/nonexistent/snakemake"), "{stderr}");
 }

@@ -2,7 +2,9 @@
 
 use byok8s::phase_name;
 use byok8s::proto::run_event::Kind;
-use byok8s::proto::{JobStarted, LogLine, LogStream, PhaseChanged, Progress, RunEvent};
+use byok8s::proto::{
+    ClusterEvent, JobStarted, LogLine, LogStream, PhaseChanged, Progress, RunEvent,
+};
 use jiff::tz::TimeZone;
 
 use super::clock::clock_time;
@@ -19,6 +21,7 @@ pub fn event_line(event: &RunEvent, zone: &TimeZone) -> Option<String> {
         ),
         Kind::Progress(progress) => progress_text(progress),
         Kind::Log(log) => log_text(log),
+        Kind::Cluster(cluster) => cluster_text(cluster),
     };
     Some(format!("{} {body}", clock_time(event.time.as_ref(), zone)))
 }
@@ -49,6 +52,20 @@ pub fn progress_fraction(progress: &Progress) -> String {
         .checked_div(progress.total)
         .unwrap_or(0);
     format!("{}/{} ({percent}%)", progress.done, progress.total)
+}
+
+/// `<source> <object> <reason>: <message>`, with warnings marked so they stand out.
+fn cluster_text(cluster: &ClusterEvent) -> String {
+    let mark = if cluster.warning { "WARNING " } else { "" };
+    let source = if cluster.source.is_empty() {
+        "cluster"
+    } else {
+        &cluster.source
+    };
+    with_detail(
+        format!("{mark}[{source}] {} {}", cluster.object, cluster.reason),
+        &cluster.message,
+    )
 }
 
 fn log_text(log: &LogLine) -> String {

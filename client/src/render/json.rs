@@ -83,6 +83,16 @@ fn kind_json(kind: &Kind) -> (&'static str, Value) {
                 "pod": log.pod,
             }),
         ),
+        Kind::Cluster(cluster) => (
+            "cluster",
+            json!({
+                "object": cluster.object,
+                "reason": cluster.reason,
+                "message": cluster.message,
+                "warning": cluster.warning,
+                "source": cluster.source,
+            }),
+        ),
     }
 }
 

@@ -4,12 +4,12 @@ use std::path::{Path, PathBuf};
 use std::process::{ExitStatus, Stdio};
 use std::time::Duration;
 
-use byok8s_proto::v1::{LogStream, RunPhase};
+use byok8s_proto::v1::{LogLine, LogStream, RunPhase, run_event::Kind};
 use nix::sys::signal::{Signal, killpg};
 use nix::unistd::Pid;
 use tokio::process::{Child, Command};
 
-use super::output::{self, Report};
+use super::output::{self, Lines};
 use super::{EventSink, Outcome, StopSignal, plugin, stop_requested};
 use crate::bundle::{self, BundleLimits};
 use crate::run::RunRecord;
@@ -52,21 +52,24 @@ impl LocalBackend {
         });
         match prepared.await {
             Ok(Ok(())) => {}
-            Ok(Err(error)) => return failed(format!("could not prepare the run: {error}")),
-            Err(error) => return failed(format!("could not prepare the run: {error}")),
+            Ok(Err(error)) => {
+                let error = crate::error::chain(&*error);
+                return refuse(&sink, format!("could not prepare the run: {error}")).await;
+            }
+            Err(error) => {
+                return refuse(&sink, format!("could not prepare the run: {error}")).await;
+            }
         }
 
         let mut child = match self.command(run, &dir).spawn() {
             Ok(child) => child,
             Err(error) => {
-                return failed(format!(
-                    "could not start {}: {error}",
-                    self.snakemake.display()
-                ));
+                let reason = format!("could not start {}: {error}", self.snakemake.display());
+                return refuse(&sink, reason).await;
             }
         };
         let Some(pid) = child.id() else {
-            return failed("Snakemake exited before it could be watched");
+            return refuse(&sink, "Snakemake exited before it could be watched".into()).await;
         };
         sink.set_detail("pid", &pid.to_string()).await;
         sink.set_detail("workdir", &dir.join("work").display().to_string())
@@ -84,11 +87,11 @@ impl LocalBackend {
         };
         // Rule processes Snakemake left behind (after a crash, say) go with their group.
         signal_group(pid, Signal::SIGKILL);
-        let report = drain(readers).await;
+        let error = drain(readers).await;
 
         match stopped {
             Ok(request) => request.outcome(),
-            Err(_) => judge(status, report),
+            Err(_) => judge(status, error),
         }
     }
 
@@ -166,35 +169,36 @@ fn python_path(plugin_dir: &Path) -> std::ffi::OsString {
 }
 
 type Readers = (
-    tokio::task::JoinHandle<Report>,
-    tokio::task::JoinHandle<Report>,
+    tokio::task::JoinHandle<Lines>,
+    tokio::task::JoinHandle<Lines>,
 );
 
 fn spawn_readers(child: &mut Child, sink: &EventSink) -> Readers {
     let stdout = child.stdout.take().expect("stdout is piped by command()");
     let stderr = child.stderr.take().expect("stderr is piped by command()");
     (
-        tokio::spawn(output::forward(stdout, LogStream::Stdout, sink.clone())),
-        tokio::spawn(output::forward(stderr, LogStream::Stderr, sink.clone())),
+        tokio::spawn(output::forward(
+            stdout,
+            Lines::snakemake(LogStream::Stdout),
+            sink.clone(),
+        )),
+        tokio::spawn(output::forward(
+            stderr,
+            Lines::snakemake(LogStream::Stderr),
+            sink.clone(),
+        )),
     )
 }
 
 /// Waits for both readers; one still blocked after the timeout means a process outside the
 /// group holds the pipe open, and its remaining output is given up.
-async fn drain((stdout, stderr): Readers) -> Report {
-    let both = async {
-        (
-            stdout.await.unwrap_or_default(),
-            stderr.await.unwrap_or_default(),
-        )
-    };
+async fn drain((stdout, stderr): Readers) -> Option<String> {
+    let both = async { (stdout.await.ok(), stderr.await.ok()) };
     match tokio::time::timeout(DRAIN_TIMEOUT, both).await {
-        Ok((out, err)) => Report {
-            error: out.error.or(err.error),
-        },
+        Ok((out, err)) => out.and_then(|l| l.error).or(err.and_then(|l| l.error)),
         Err(_) => {
             tracing::warn!("Snakemake's output did not close; later lines are lost");
-            Report::default()
+            None
         }
     }
 }
@@ -205,11 +209,11 @@ fn signal_group(pid: u32, signal: Signal) {
     let _ = killpg(Pid::from_raw(pid), signal);
 }
 
-fn judge(status: Option<ExitStatus>, report: Report) -> Outcome {
+fn judge(status: Option<ExitStatus>, error: Option<String>) -> Outcome {
     if status.is_some_and(|s| s.success()) {
         return Outcome::new(RunPhase::Succeeded, "");
     }
-    let reason = report.error.unwrap_or_else(|| match status {
+    let reason = error.unwrap_or_else(|| match status {
         Some(status) => format!("snakemake {}", describe(status)),
         None => "lost track of the snakemake process".to_owned(),
     });
@@ -225,7 +229,16 @@ fn describe(status: ExitStatus) -> String {
     }
 }
 
-fn failed(reason: impl Into<String>) -> Outcome {
+/// Fails a run that never got to Snakemake, saying why in its log too, where a user reading
+/// only the logs would otherwise see nothing at all.
+async fn refuse(sink: &EventSink, reason: String) -> Outcome {
+    let line = LogLine {
+        source: "byok8sd".into(),
+        line: reason.clone(),
+        stream: LogStream::Daemon as i32,
+        pod: String::new(),
+    };
+    sink.emit(Kind::Log(line)).await;
     Outcome::new(RunPhase::Failed, reason)
 }
 

@@ -3,8 +3,9 @@
 pub mod local;
 mod output;
 mod plugin;
+pub mod snakemake;
 
-use byok8s_proto::v1::{LogLine, LogStream, RunPhase, run_event::Kind};
+use byok8s_proto::v1::{RunPhase, run_event::Kind};
 
 use crate::events::EventLog;
 use crate::run::RunRecord;
@@ -111,15 +112,5 @@ impl EventSink {
         {
             tracing::error!(run_id = %self.run_id, error = %crate::error::chain(&error), "could not record a run detail");
         }
-    }
-
-    pub async fn log(&self, source: &str, stream: LogStream, line: String) {
-        let line = LogLine {
-            source: source.to_owned(),
-            line,
-            stream: stream as i32,
-            pod: String::new(),
-        };
-        self.emit(Kind::Log(line)).await;
     }
 }

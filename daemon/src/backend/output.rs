@@ -1,29 +1,69 @@
-//! Turning a Snakemake process's output streams into run events, line by line.
+//! Turning Snakemake's output into run events, line by line: logger plugin lines become
+//! events, every other line a log line.
 
-use byok8s_proto::v1::LogStream;
+use byok8s_proto::v1::{LogLine, LogStream, run_event::Kind};
 use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncReadExt, BufReader};
 
 use super::EventSink;
 use super::plugin::{self, Message};
 
 /// Longer lines are split into pieces of this size, so one runaway line cannot exhaust memory.
-const MAX_LINE_BYTES: u64 = 64 * 1024;
+pub const MAX_LINE_BYTES: u64 = 64 * 1024;
 
-/// What a stream said about how the run went.
-#[derive(Debug, Default)]
-pub struct Report {
+/// Where lines come from, and what they said about how the run went.
+///
+/// A rule's shell command shares Snakemake's output, so it could print a line that looks like
+/// a plugin event; it can only mislead the events of its own run.
+#[derive(Debug)]
+pub struct Lines {
+    source: String,
+    pod: String,
+    stream: LogStream,
+    /// Whether plugin lines are read as events (Snakemake's own output) or shown as they are.
+    plugin_events: bool,
     /// The last workflow-level error the logger plugin reported.
     pub error: Option<String>,
 }
 
-/// Reads `stream` to its end, emitting plugin events as run events and every other line as a
-/// log line from `source`.
-///
-/// A rule's shell command shares Snakemake's stdout, so it could print a line that looks like
-/// a plugin event; it can only mislead the events of its own run.
-pub async fn forward(stream: impl AsyncRead + Unpin, kind: LogStream, sink: EventSink) -> Report {
+impl Lines {
+    /// Snakemake's own output on `stream`: plugin lines are events.
+    pub fn snakemake(stream: LogStream) -> Lines {
+        Lines {
+            source: "snakemake".into(),
+            pod: String::new(),
+            stream,
+            plugin_events: true,
+            error: None,
+        }
+    }
+
+    /// Records one line (without its line break).
+    pub async fn handle(&mut self, line: &str, sink: &EventSink) {
+        let message = if self.plugin_events {
+            plugin::parse(line)
+        } else {
+            None
+        };
+        match message {
+            Some(Message::Event(event)) => sink.emit(event).await,
+            Some(Message::Error(reason)) => self.error = Some(reason),
+            Some(Message::Ignored) => {}
+            None => {
+                let line = LogLine {
+                    source: self.source.clone(),
+                    line: line.to_owned(),
+                    stream: self.stream as i32,
+                    pod: self.pod.clone(),
+                };
+                sink.emit(Kind::Log(line)).await;
+            }
+        }
+    }
+}
+
+/// Reads `stream` to its end through `lines`.
+pub async fn forward(stream: impl AsyncRead + Unpin, mut lines: Lines, sink: EventSink) -> Lines {
     let mut reader = BufReader::new(stream);
-    let mut report = Report::default();
     let mut buffer = Vec::new();
     loop {
         buffer.clear();
@@ -32,23 +72,17 @@ pub async fn forward(stream: impl AsyncRead + Unpin, kind: LogStream, sink: Even
             .read_until(b'\n', &mut buffer)
             .await
         {
-            Ok(0) => return report,
-            Ok(_) => handle(&buffer, kind, &sink, &mut report).await,
+            Ok(0) => return lines,
+            Ok(_) => {
+                let text = String::from_utf8_lossy(&buffer);
+                lines
+                    .handle(text.trim_end_matches(['\n', '\r']), &sink)
+                    .await;
+            }
             Err(error) => {
                 tracing::warn!(error = %error, "reading Snakemake's output failed");
-                return report;
+                return lines;
             }
         }
-    }
-}
-
-async fn handle(bytes: &[u8], kind: LogStream, sink: &EventSink, report: &mut Report) {
-    let text = String::from_utf8_lossy(bytes);
-    let line = text.trim_end_matches(['\n', '\r']);
-    match plugin::parse(line) {
-        Some(Message::Event(event)) => sink.emit(event).await,
-        Some(Message::Error(reason)) => report.error = Some(reason),
-        Some(Message::Ignored) => {}
-        None => sink.log("snakemake", kind, line.to_owned()).await,
     }
 }

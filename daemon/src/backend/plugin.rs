@@ -6,6 +6,8 @@ use serde_json::Value;
 /// What the plugin puts before each event so that it stands out from Snakemake's own output.
 const PREFIX: &str = "@@byok8s@@ ";
 
+const MAX_REASON_CHARS: usize = 300;
+
 /// The plugin's directory, written under the data directory and put on Snakemake's PYTHONPATH.
 pub const PACKAGE: &str = "snakemake_logger_plugin_byok8s";
 pub const SOURCE: &str =
@@ -64,8 +66,12 @@ pub fn parse(line: &str) -> Option<Message> {
     Some(Message::Event(kind))
 }
 
+/// Snakemake's messages span lines ("MissingRuleException:" then the useful part): they are
+/// joined into one line and cut to a length that fits a status display.
 fn error_reason(rule: &str, message: &str) -> String {
-    let message = message.lines().next().unwrap_or("").trim();
+    let joined = message.split_whitespace().collect::<Vec<_>>().join(" ");
+    let message: String = joined.chars().take(MAX_REASON_CHARS).collect();
+    let message = message.as_str();
     match (rule.is_empty(), message.is_empty()) {
         (false, false) => format!("rule {rule}: {message}"),
         (false, true) => format!("rule {rule} failed"),
@@ -138,12 +144,12 @@ mod tests {
     }
 
     #[test]
-    fn errors_name_the_rule_and_the_first_line_of_the_message() {
+    fn errors_name_the_rule_and_join_the_message_into_one_line() {
         let line =
             r#"@@byok8s@@ {"event":"error","rule":"doomed","message":"Command failed\nmore"}"#;
         assert_eq!(
             parse(line),
-            Some(Message::Error("rule doomed: Command failed".into()))
+            Some(Message::Error("rule doomed: Command failed more".into()))
         );
     }
 

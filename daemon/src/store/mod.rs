@@ -27,6 +27,14 @@ pub enum StoreError {
         source: Box<dyn std::error::Error + Send + Sync>,
     },
 
+    /// An idempotency key came again with a different submission.
+    #[error("idempotency key already used for a different submission (run {id})")]
+    KeyReused { id: String },
+
+    /// A phase change for a run that has already finished; a finished run never changes.
+    #[error("run {id} has already finished")]
+    Finished { id: String },
+
     #[error("the store's worker thread stopped")]
     Worker(#[from] tokio::task::JoinError),
 }
@@ -149,6 +157,7 @@ pub mod tests {
                 namespace: String::new(),
             },
             idempotency_key: key.map(str::to_owned),
+            digest: "d1".into(),
             backend: "local".into(),
             phase: RunPhase::Queued,
             reason: String::new(),
@@ -202,6 +211,16 @@ pub mod tests {
     }
 
     #[tokio::test]
+    async fn a_reused_idempotency_key_with_other_inputs_is_refused() {
+        let (_dir, store) = open_temp();
+        store.insert_run(record("run-a", Some("k1"))).await.unwrap();
+        let mut other = record("run-b", Some("k1"));
+        other.digest = "d2".into();
+        let refused = store.insert_run(other).await;
+        assert!(matches!(refused, Err(StoreError::KeyReused { id }) if id == "run-a"));
+    }
+
+    #[tokio::test]
     async fn phase_and_progress_events_update_the_run() {
         let (_dir, store) = open_temp();
         store.insert_run(record("run-a", None)).await.unwrap();
@@ -247,6 +266,65 @@ pub mod tests {
             .collect();
         assert_eq!(seqs, [3, 4]);
         assert_eq!(store.last_seq("run-a").await.unwrap(), 5);
+    }
+
+    #[tokio::test]
+    async fn a_finished_run_refuses_another_phase_change() {
+        let (_dir, store) = open_temp();
+        store.insert_run(record("run-a", None)).await.unwrap();
+        store
+            .append_event(event("run-a", 1, phase(RunPhase::Succeeded)))
+            .await
+            .unwrap();
+        let late = store
+            .append_event(event("run-a", 2, phase(RunPhase::Cancelled)))
+            .await;
+        assert!(matches!(late, Err(StoreError::Finished { .. })));
+        let run = store.get_run("run-a").await.unwrap().unwrap();
+        assert_eq!((run.phase, run.last_seq), (RunPhase::Succeeded, 1));
+    }
+
+    #[tokio::test]
+    async fn a_corrupt_run_does_not_hide_the_others_from_a_listing() {
+        let (_dir, store) = open_temp();
+        store.insert_run(record("run-a", None)).await.unwrap();
+        store.insert_run(record("run-b", None)).await.unwrap();
+        store
+            .call(|c| Ok(c.execute("UPDATE runs SET spec = 'not json' WHERE id = 'run-a'", [])?))
+            .await
+            .unwrap();
+        let runs = store
+            .list_runs(RunFilter {
+                limit: 10,
+                ..Default::default()
+            })
+            .await
+            .unwrap();
+        assert_eq!(
+            runs.iter().map(|r| r.id.as_str()).collect::<Vec<_>>(),
+            ["run-b"]
+        );
+    }
+
+    #[tokio::test]
+    async fn huge_sequence_numbers_and_counts_do_not_fail() {
+        let (_dir, store) = open_temp();
+        store.insert_run(record("run-a", None)).await.unwrap();
+        let progress = Kind::Progress(Progress {
+            done: u64::MAX,
+            total: u64::MAX,
+        });
+        store
+            .append_event(event("run-a", 1, progress))
+            .await
+            .unwrap();
+        assert!(
+            store
+                .events_after("run-a", u64::MAX, 10)
+                .await
+                .unwrap()
+                .is_empty()
+        );
     }
 
     #[tokio::test]

@@ -8,7 +8,7 @@ use super::{RunFilter, StoreError};
 use crate::run::{RunRecord, is_terminal};
 use crate::timestamps::{from_micros, to_micros};
 
-const RUN_COLUMNS: &str = "id, user, spec, idempotency_key, backend, phase, reason, created_us, \
+const RUN_COLUMNS: &str = "id, user, spec, idempotency_key, digest, backend, phase, reason, created_us, \
      started_us, finished_us, progress_done, progress_total, last_seq, details";
 
 pub fn insert_run(c: &mut Connection, run: RunRecord) -> Result<(RunRecord, bool), StoreError> {
@@ -20,19 +20,25 @@ pub fn insert_run(c: &mut Connection, run: RunRecord) -> Result<(RunRecord, bool
             .query_row(&sql, params![run.user, key], read_run)
             .optional()?;
         if let Some(existing) = existing {
-            return Ok((existing?, true));
+            let existing = existing?;
+            let same = existing.digest.is_empty() || existing.digest == run.digest;
+            if !same {
+                return Err(StoreError::KeyReused { id: existing.id });
+            }
+            return Ok((existing, true));
         }
     }
 
     let spec = serde_json::to_string(&run.spec).map_err(|e| corrupt(&run.id, e))?;
     let details = serde_json::to_string(&run.details).map_err(|e| corrupt(&run.id, e))?;
     tx.execute(
-        &format!("INSERT INTO runs ({RUN_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)"),
+        &format!("INSERT INTO runs ({RUN_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)"),
         params![
             run.id,
             run.user,
             spec,
             run.idempotency_key,
+            run.digest,
             run.backend,
             run.phase as i32,
             run.reason,
@@ -60,7 +66,14 @@ pub fn list_runs(c: &mut Connection, filter: &RunFilter) -> Result<Vec<RunRecord
     let mut statement = c.prepare(&sql)?;
     let mut runs = Vec::new();
     for row in statement.query_map([], read_run)? {
-        let run = row??;
+        // One unreadable run must not hide every other run from every user.
+        let run = match row? {
+            Ok(run) => run,
+            Err(error) => {
+                tracing::error!(error = %crate::error::chain(&error), "skipping an unreadable run");
+                continue;
+            }
+        };
         if matches(filter, &run) {
             runs.push(run);
             if runs.len() == filter.limit {
@@ -82,6 +95,18 @@ fn matches(filter: &RunFilter, run: &RunRecord) -> bool {
 
 pub fn append_event(c: &mut Connection, event: &RunEvent) -> Result<(), StoreError> {
     let tx = c.transaction()?;
+    if matches!(event.kind, Some(Kind::Phase(_))) {
+        let sql = "SELECT phase FROM runs WHERE id = ?1";
+        let phase: Option<i32> = tx
+            .query_row(sql, [&event.run_id], |row| row.get(0))
+            .optional()?;
+        let phase = phase.and_then(|p| RunPhase::try_from(p).ok());
+        if phase.is_some_and(is_terminal) {
+            return Err(StoreError::Finished {
+                id: event.run_id.clone(),
+            });
+        }
+    }
     tx.execute(
         "INSERT INTO events (run_id, seq, kind, body) VALUES (?1, ?2, ?3, ?4)",
         params![
@@ -120,12 +145,17 @@ fn apply_to_run(tx: &rusqlite::Transaction, event: &RunEvent) -> rusqlite::Resul
         Some(Kind::Progress(progress)) => {
             tx.execute(
                 "UPDATE runs SET progress_done = ?2, progress_total = ?3 WHERE id = ?1",
-                params![event.run_id, progress.done, progress.total],
+                params![event.run_id, clamp(progress.done), clamp(progress.total)],
             )?;
         }
         _ => {}
     }
     Ok(())
+}
+
+/// SQLite integers are signed; counts reported by a workflow are clamped, not refused.
+fn clamp(value: u64) -> i64 {
+    i64::try_from(value).unwrap_or(i64::MAX)
 }
 
 fn kind_name(event: &RunEvent) -> &'static str {
@@ -136,6 +166,7 @@ fn kind_name(event: &RunEvent) -> &'static str {
         Some(Kind::JobFailed(_)) => "job_failed",
         Some(Kind::Progress(_)) => "progress",
         Some(Kind::Log(_)) => "log",
+        Some(Kind::Cluster(_)) => "cluster",
         None => "unknown",
     }
 }
@@ -154,7 +185,7 @@ pub fn events_after(
     let mut statement = c.prepare_cached(
         "SELECT body FROM events WHERE run_id = ?1 AND seq > ?2 ORDER BY seq LIMIT ?3",
     )?;
-    let rows = statement.query_map(params![run_id, after_seq, limit], |row| {
+    let rows = statement.query_map(params![run_id, clamp(after_seq), limit], |row| {
         row.get::<_, Vec<u8>>(0)
     })?;
     rows.map(|body| {
@@ -196,6 +227,7 @@ fn read_run(row: &Row) -> rusqlite::Result<Result<RunRecord, StoreError>> {
         user: row.get("user")?,
         spec,
         idempotency_key: row.get("idempotency_key")?,
+        digest: row.get::<_, Option<String>>("digest")?.unwrap_or_default(),
         backend: row.get("backend")?,
         phase: RunPhase::try_from(phase).unwrap_or(RunPhase::Unspecified),
         reason: row.get("reason")?,

@@ -41,8 +41,35 @@ CREATE TABLE IF NOT EXISTS events (
 ) WITHOUT ROWID;
 ";
 
-/// Applies the settings and creates whatever tables are missing.
+/// Changes to the first schema, in order; `PRAGMA user_version` counts those applied.
+const MIGRATIONS: &[&str] = &["ALTER TABLE runs ADD COLUMN digest TEXT;"];
+
+/// Applies the settings, creates whatever tables are missing and migrates older databases.
 pub fn prepare(connection: &Connection) -> rusqlite::Result<()> {
     connection.execute_batch(SETTINGS)?;
-    connection.execute_batch(SCHEMA)
+    connection.execute_batch(SCHEMA)?;
+    let applied: usize = connection.query_row("PRAGMA user_version", [], |row| row.get(0))?;
+    for (number, migration) in MIGRATIONS.iter().enumerate().skip(applied) {
+        connection.execute_batch(&format!(
+            "BEGIN; {migration} PRAGMA user_version = {}; COMMIT;",
+            number + 1
+        ))?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn preparing_twice_applies_each_migration_once() {
+        let connection = Connection::open_in_memory().unwrap();
+        prepare(&connection).unwrap();
+        prepare(&connection).unwrap();
+        let version: usize = connection
+            .query_row("PRAGMA user_version", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(version, MIGRATIONS.len());
+    }
 }
