@@ -1,13 +1,15 @@
 #!/usr/bin/env bash
-# Runs every test: the logger plugin's Python tests, then the Rust unit, integration and
-# end-to-end tests (the real byok8sd and byok8s with real Snakemake).
+# Runs every test: the runner's Python tests, then the Rust unit, integration and end-to-end
+# tests: the real byok8sd and byok8s with real Snakemake, locally and on the test-cluster
+# harness with a real S3-compatible server, and the offline validation of every manifest.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
 
 test/setup-python.sh
+test/setup-tools.sh
 
-echo "==> logger plugin tests"
+echo "==> runner Python tests (logger plugin, driver)"
 (cd deploy/runner/python && "$root/.venv/bin/python" -m unittest -q)
 
 echo "==> building"

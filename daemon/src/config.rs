@@ -78,9 +78,142 @@ pub struct Config {
     #[arg(long, env = "BYOK8SD_MAX_UNPACKED_BYTES", value_name = "BYTES", default_value_t = 256 * 1024 * 1024)]
     pub max_unpacked_bytes: u64,
 
+    /// Where runs execute: Snakemake processes on this machine, or Jobs in a Kubernetes cluster.
+    #[arg(long, env = "BYOK8SD_BACKEND", value_enum, default_value_t = BackendKind::Local)]
+    pub backend: BackendKind,
+
+    #[command(flatten)]
+    pub kubernetes: KubernetesArgs,
+
     /// Log format on stderr.
     #[arg(long, env = "BYOK8SD_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
     pub log_format: LogFormat,
+}
+
+/// The backends a daemon can use.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum BackendKind {
+    Local,
+    Kubernetes,
+}
+
+/// Settings of the Kubernetes backend.
+#[derive(Debug, clap::Args)]
+#[command(next_help_heading = "Kubernetes backend")]
+pub struct KubernetesArgs {
+    /// Kubeconfig to use instead of the in-cluster service account (for development).
+    #[arg(long, env = "BYOK8SD_KUBECONFIG", value_name = "FILE")]
+    pub kubeconfig: Option<PathBuf>,
+
+    /// Namespace of every run's Jobs.
+    #[arg(
+        long,
+        env = "BYOK8SD_NAMESPACE",
+        value_name = "NAME",
+        default_value = "byok8s-runs"
+    )]
+    pub namespace: String,
+
+    /// Image of driver and rule pods (Snakemake, its plugins, the byok8s driver).
+    #[arg(
+        long,
+        env = "BYOK8SD_RUNNER_IMAGE",
+        value_name = "IMAGE",
+        default_value = "byok8s/runner:0.1.0"
+    )]
+    pub runner_image: String,
+
+    /// Service account of driver pods: may manage rule Jobs in the namespace, nothing else.
+    #[arg(
+        long,
+        env = "BYOK8SD_RUNNER_SERVICE_ACCOUNT",
+        value_name = "NAME",
+        default_value = "byok8s-runner"
+    )]
+    pub runner_service_account: String,
+
+    /// Service account of rule pods, which run the workflow's own code: should have no
+    /// permissions at all.
+    #[arg(
+        long,
+        env = "BYOK8SD_RULE_SERVICE_ACCOUNT",
+        value_name = "NAME",
+        default_value = "byok8s-rule"
+    )]
+    pub rule_service_account: String,
+
+    /// S3 bucket of runs' files (required with --backend kubernetes).
+    #[arg(long, env = "BYOK8SD_S3_BUCKET", value_name = "NAME")]
+    pub s3_bucket: Option<String>,
+
+    /// Key prefix under which each run gets USER/RUN/.
+    #[arg(
+        long,
+        env = "BYOK8SD_S3_PREFIX",
+        value_name = "PREFIX",
+        default_value = "byok8s"
+    )]
+    pub s3_prefix: String,
+
+    /// Endpoint of an S3-compatible store such as MinIO.
+    #[arg(long, env = "BYOK8SD_S3_ENDPOINT_URL", value_name = "URL")]
+    pub s3_endpoint_url: Option<String>,
+
+    #[arg(long, env = "BYOK8SD_S3_REGION", value_name = "REGION")]
+    pub s3_region: Option<String>,
+
+    /// Secret in the runs' namespace with AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, passed
+    /// to pods by reference.
+    #[arg(
+        long,
+        env = "BYOK8SD_S3_CREDENTIALS_SECRET",
+        value_name = "NAME",
+        default_value = "byok8s-s3"
+    )]
+    pub s3_credentials_secret: String,
+
+    #[arg(
+        long,
+        env = "BYOK8SD_DRIVER_CPU",
+        value_name = "QUANTITY",
+        default_value = "500m"
+    )]
+    pub driver_cpu: String,
+
+    #[arg(
+        long,
+        env = "BYOK8SD_DRIVER_MEMORY",
+        value_name = "QUANTITY",
+        default_value = "1Gi"
+    )]
+    pub driver_memory: String,
+
+    /// Snakemake's --seconds-between-status-checks for rule Jobs.
+    #[arg(
+        long,
+        env = "BYOK8SD_STATUS_CHECK_SECONDS",
+        value_name = "SECONDS",
+        default_value_t = 10
+    )]
+    pub status_check_seconds: u32,
+
+    /// Rule Jobs of one run at once (Snakemake's --jobs).
+    #[arg(
+        long,
+        env = "BYOK8SD_MAX_RULE_JOBS",
+        value_name = "N",
+        default_value_t = 100
+    )]
+    pub max_rule_jobs: u32,
+
+    /// Fail a run whose rule Jobs have all ended while Snakemake reports nothing for this long.
+    #[arg(
+        long,
+        env = "BYOK8SD_WATCHDOG_SECONDS",
+        value_name = "SECONDS",
+        default_value_t = 300
+    )]
+    pub watchdog_seconds: u64,
 }
 
 impl Config {

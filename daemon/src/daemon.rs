@@ -11,9 +11,11 @@ use tokio_stream::wrappers::TcpListenerStream;
 use tonic::transport::Server;
 
 use crate::api::RunsService;
+use crate::backend::kubernetes::KubernetesBackend;
+use crate::backend::kubernetes::settings::{ClusterSettings, S3Settings};
 use crate::backend::{Backend, local::LocalBackend, snakemake};
 use crate::bundle::BundleLimits;
-use crate::config::Config;
+use crate::config::{BackendKind, Config, KubernetesArgs};
 use crate::events::EventLog;
 use crate::scheduler::{Scheduler, SchedulerConfig};
 use crate::store::{Store, StoreError};
@@ -36,6 +38,10 @@ pub enum StartError {
     Recover(#[source] crate::error::Error),
     #[error("Snakemake is not usable")]
     Snakemake(#[from] crate::backend::snakemake::SnakemakeError),
+    #[error("--s3-bucket is required with --backend kubernetes")]
+    MissingBucket,
+    #[error("could not set up the Kubernetes backend")]
+    Kubernetes(#[from] crate::backend::kubernetes::SetupError),
     #[error("could not install the Snakemake logger plugin")]
     Plugin(#[source] std::io::Error),
     #[error("could not listen on {address}")]
@@ -76,25 +82,15 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> Result<(
             max_entries: 10_000,
         },
     };
-    let snakemake = snakemake::resolve(&config.snakemake)?;
-    let version = snakemake::version(&snakemake).await?;
-    tracing::info!(path = %snakemake.display(), version, "found Snakemake");
-    let local = LocalBackend {
-        snakemake,
-        cores: config.cores(),
-        runs_dir: runs_dir.clone(),
-        python_path: data_dir.join("python"),
-        grace,
-        bundle_limits: limits.bundle,
-    };
-    local.install_plugin().map_err(StartError::Plugin)?;
+    let backend = build_backend(&config, &data_dir, &runs_dir, grace, limits.bundle).await?;
     let scheduler_config = SchedulerConfig {
         max_concurrent_runs: config.max_concurrent_runs as usize,
         runs_dir,
         limits,
         cancel_wait: grace + Duration::from_secs(5),
     };
-    let scheduler = Scheduler::new(store, events, Backend::Local(local), scheduler_config);
+    let backend_name = backend.name();
+    let scheduler = Scheduler::new(store, events, backend, scheduler_config);
     scheduler.recover().await.map_err(StartError::Recover)?;
 
     let listener = TcpListener::bind(config.listen)
@@ -107,7 +103,7 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> Result<(
         address: config.listen.to_string(),
         source,
     })?;
-    tracing::info!(addr = %address, data_dir = %data_dir.display(), backend = "local", "listening");
+    tracing::info!(addr = %address, data_dir = %data_dir.display(), backend = backend_name, "listening");
 
     let service = RunsServer::new(RunsService::new(scheduler.clone()))
         .max_decoding_message_size(config.max_bundle_bytes.saturating_add(MESSAGE_OVERHEAD));
@@ -124,6 +120,59 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> Result<(
         .await?;
     tracing::info!("stopped");
     Ok(())
+}
+
+/// The backend the configuration asks for, checked so that a wrong setting fails the start and
+/// not every run.
+async fn build_backend(
+    config: &Config,
+    data_dir: &Path,
+    runs_dir: &Path,
+    grace: Duration,
+    bundle_limits: BundleLimits,
+) -> Result<Backend, StartError> {
+    if config.backend == BackendKind::Kubernetes {
+        let settings = cluster_settings(&config.kubernetes)?;
+        let kubeconfig = config.kubernetes.kubeconfig.clone();
+        let backend = KubernetesBackend::new(settings, kubeconfig, runs_dir.to_owned()).await?;
+        return Ok(Backend::Kubernetes(Box::new(backend)));
+    }
+
+    let snakemake = snakemake::resolve(&config.snakemake)?;
+    let version = snakemake::version(&snakemake).await?;
+    tracing::info!(path = %snakemake.display(), version, "found Snakemake");
+    let local = LocalBackend {
+        snakemake,
+        cores: config.cores(),
+        runs_dir: runs_dir.to_owned(),
+        python_path: data_dir.join("python"),
+        grace,
+        bundle_limits,
+    };
+    local.install_plugin().map_err(StartError::Plugin)?;
+    Ok(Backend::Local(local))
+}
+
+fn cluster_settings(args: &KubernetesArgs) -> Result<ClusterSettings, StartError> {
+    let bucket = args.s3_bucket.clone().ok_or(StartError::MissingBucket)?;
+    Ok(ClusterSettings {
+        namespace: args.namespace.clone(),
+        runner_image: args.runner_image.clone(),
+        runner_service_account: args.runner_service_account.clone(),
+        rule_service_account: args.rule_service_account.clone(),
+        s3: S3Settings {
+            bucket,
+            prefix: args.s3_prefix.clone(),
+            endpoint_url: args.s3_endpoint_url.clone(),
+            region: args.s3_region.clone(),
+            credentials_secret: args.s3_credentials_secret.clone(),
+        },
+        driver_cpu: args.driver_cpu.clone(),
+        driver_memory: args.driver_memory.clone(),
+        status_check_seconds: args.status_check_seconds,
+        max_rule_jobs: args.max_rule_jobs,
+        watchdog_seconds: args.watchdog_seconds,
+    })
 }
 
 /// Creates the directory (and its parents) readable by the owner only: it holds the TLS key,

@@ -15,7 +15,7 @@ use tokio_util::sync::CancellationToken;
 use tonic::Status;
 
 use crate::run::is_terminal;
-use crate::store::{Store, StoreError};
+use crate::store::{LogCursor, Store, StoreError};
 use crate::timestamps::to_timestamp;
 
 /// How many events a live watcher may fall behind before it re-reads them from the store.
@@ -75,6 +75,33 @@ impl EventLog {
 
     /// Numbers, stores and broadcasts one event of a run.
     pub async fn append(&self, run_id: &str, kind: Kind) -> Result<RunEvent, StoreError> {
+        self.append_at(run_id, kind, None).await
+    }
+
+    /// Like [`append`](Self::append), also recording, in the same transaction, how far into a
+    /// log the event was read, so that following resumes after it and never repeats it.
+    pub async fn append_at(
+        &self,
+        run_id: &str,
+        kind: Kind,
+        cursor: Option<LogCursor>,
+    ) -> Result<RunEvent, StoreError> {
+        // Numbering, storing and broadcasting must finish together even when the caller's
+        // future is dropped half-way (a stopped watch task): the store write runs on its own
+        // thread and would land while the number it used was handed out again.
+        let log = self.clone();
+        let run_id = run_id.to_owned();
+        tokio::spawn(async move { log.append_now(&run_id, kind, cursor).await })
+            .await
+            .map_err(StoreError::Worker)?
+    }
+
+    async fn append_now(
+        &self,
+        run_id: &str,
+        kind: Kind,
+        cursor: Option<LogCursor>,
+    ) -> Result<RunEvent, StoreError> {
         let channel = self.channel(run_id);
         let mut next = channel.next_seq.lock().await;
         let seq = match *next {
@@ -87,7 +114,7 @@ impl EventLog {
             time: Some(to_timestamp(SystemTime::now())),
             kind: Some(kind),
         };
-        self.store.append_event(event.clone()).await?;
+        self.store.append_event(event.clone(), cursor).await?;
         *next = Some(seq + 1);
 
         let finished = terminal_phase(&event);
@@ -288,6 +315,22 @@ mod tests {
         for n in 1..=3 {
             assert_eq!(log_.append("run-a", log(n)).await.unwrap().seq, n);
         }
+    }
+
+    #[tokio::test]
+    async fn an_append_abandoned_by_its_caller_still_completes_and_numbers_stay_unique() {
+        let (_dir, store) = open_temp();
+        store.insert_run(record("run-a", None)).await.unwrap();
+        let events = EventLog::new(store.clone());
+        for n in 1..=50 {
+            // Dropped after one poll, as an aborted task would drop it.
+            let append = events.append("run-a", log(n));
+            let _ = tokio::time::timeout(std::time::Duration::ZERO, append).await;
+        }
+        let last = events.append("run-a", log(51)).await.unwrap();
+        let stored = store.events_after("run-a", 0, 100).await.unwrap();
+        let seqs: Vec<u64> = stored.iter().map(|e| e.seq).collect();
+        assert_eq!(seqs, (1..=last.seq).collect::<Vec<_>>());
     }
 
     #[tokio::test]

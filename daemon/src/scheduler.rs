@@ -12,7 +12,9 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use tracing::Instrument;
 
-use crate::backend::{Backend, EventSink, Outcome, StopRequest, StopSignal, local, stop_requested};
+use crate::backend::{
+    Backend, Ending, EventSink, Outcome, StopRequest, StopSignal, local, stop_requested,
+};
 use crate::error::Error;
 use crate::events::EventLog;
 use crate::run::{RunRecord, is_terminal, new_run_id};
@@ -92,11 +94,12 @@ impl Scheduler {
         let submission = tokio::task::spawn_blocking(move || submission::validate(request, limits))
             .await
             .map_err(|e| Error::Payload(std::io::Error::other(e)))??;
-        if !submission.spec.namespace.is_empty() && matches!(self.inner.backend, Backend::Local(_))
+        if let Err(message) = self
+            .inner
+            .backend
+            .check_namespace(&submission.spec.namespace)
         {
-            return Err(Error::InvalidArgument(
-                "namespace: the local backend does not use namespaces".into(),
-            ));
+            return Err(Error::InvalidArgument(message));
         }
 
         let record = RunRecord {
@@ -206,6 +209,11 @@ impl Scheduler {
                 self.start(run);
                 continue;
             }
+            if self.inner.backend.runs_survive_restarts() {
+                tracing::info!(run_id = %run.id, "re-attaching after restart");
+                self.start(run);
+                continue;
+            }
             local::kill_leftovers(&self.inner.config.runs_dir, &run);
             let reason = "byok8sd stopped while the run was in flight";
             tracing::warn!(run_id = %run.id, reason, "run interrupted");
@@ -286,17 +294,22 @@ impl Scheduler {
             }
         };
 
-        if self
-            .emit_phase(&run.id, RunPhase::Running, "")
-            .await
-            .is_err()
+        // A run re-attached after a restart is running already.
+        let starting = run.phase != RunPhase::Running;
+        if starting
+            && self
+                .emit_phase(&run.id, RunPhase::Running, "")
+                .await
+                .is_err()
         {
             return;
         }
-        tracing::info!("run started");
+        tracing::info!(reattached = !starting, "run started");
         let sink = EventSink::new(self.inner.events.clone(), run.id.clone());
-        let outcome = self.inner.backend.execute(run, sink, signal).await;
-        self.finish(run, outcome).await;
+        match self.inner.backend.execute(run, sink, signal).await {
+            Ending::Finished(outcome) => self.finish(run, outcome).await,
+            Ending::Detached => tracing::info!("left running for the next start"),
+        }
     }
 
     async fn finish(&self, run: &RunRecord, outcome: Outcome) {

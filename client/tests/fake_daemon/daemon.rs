@@ -30,6 +30,9 @@ pub struct FakeDaemon {
 impl FakeDaemon {
     /// Starts a daemon serving `script` on a free loopback port.
     pub async fn start(script: Script) -> Self {
+        // Built with the rest of the workspace, two TLS implementations are linked in; the
+        // daemon and the client binary choose ring, and so does this stand-in.
+        let _ = rustls::crypto::ring::default_provider().install_default();
         let dir = tempfile::tempdir().unwrap();
         let certified = rcgen::generate_simple_self_signed(vec!["127.0.0.1".into()]).unwrap();
         let ca_file = dir.path().join("daemon.pem");

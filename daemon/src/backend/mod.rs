@@ -1,5 +1,6 @@
 //! Backends execute runs and report what happens as events; each returns how the run ended.
 
+pub mod kubernetes;
 pub mod local;
 mod output;
 mod plugin;
@@ -9,6 +10,7 @@ use byok8s_proto::v1::{RunPhase, run_event::Kind};
 
 use crate::events::EventLog;
 use crate::run::RunRecord;
+use crate::store::LogCursor;
 
 /// How a run ended, as the backend saw it.
 #[derive(Clone, Debug, PartialEq)]
@@ -24,6 +26,16 @@ impl Outcome {
             reason: reason.into(),
         }
     }
+}
+
+/// How executing a run ended for this daemon.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Ending {
+    /// The run is over.
+    Finished(Outcome),
+    /// The daemon stopped following a run that goes on without it (in a cluster); the next
+    /// start picks it up again.
+    Detached,
 }
 
 /// Why a run is being stopped before it finished on its own.
@@ -50,19 +62,43 @@ impl StopRequest {
 /// The backends this daemon can run workflows on.
 pub enum Backend {
     Local(local::LocalBackend),
+    // Boxed: a daemon has exactly one backend, so the size difference costs nothing but
+    // clippy's attention.
+    Kubernetes(Box<kubernetes::KubernetesBackend>),
 }
 
 impl Backend {
     pub fn name(&self) -> &'static str {
         match self {
             Backend::Local(_) => "local",
+            Backend::Kubernetes(_) => "kubernetes",
         }
     }
 
-    /// Executes the run to its end, or until `stop` yields a request.
-    pub async fn execute(&self, run: &RunRecord, sink: EventSink, stop: StopSignal) -> Outcome {
+    /// Whether runs may ask for `namespace` (empty: the default).
+    pub fn check_namespace(&self, namespace: &str) -> Result<(), String> {
         match self {
-            Backend::Local(local) => local.execute(run, sink, stop).await,
+            _ if namespace.is_empty() => Ok(()),
+            Backend::Local(_) => Err("namespace: the local backend does not use namespaces".into()),
+            Backend::Kubernetes(cluster) if cluster.namespace() == namespace => Ok(()),
+            Backend::Kubernetes(cluster) => Err(format!(
+                "namespace: this daemon runs every run in {}",
+                cluster.namespace()
+            )),
+        }
+    }
+
+    /// True when runs keep executing while the daemon is down, so that a restarted daemon
+    /// re-attaches to them instead of marking them interrupted.
+    pub fn runs_survive_restarts(&self) -> bool {
+        matches!(self, Backend::Kubernetes(_))
+    }
+
+    /// Executes the run to its end, or until `stop` yields a request.
+    pub async fn execute(&self, run: &RunRecord, sink: EventSink, stop: StopSignal) -> Ending {
+        match self {
+            Backend::Local(local) => Ending::Finished(local.execute(run, sink, stop).await),
+            Backend::Kubernetes(cluster) => cluster.execute(run, sink, stop).await,
         }
     }
 }
@@ -100,6 +136,25 @@ impl EventSink {
         if let Err(error) = self.events.append(&self.run_id, kind).await {
             tracing::error!(run_id = %self.run_id, error = %crate::error::chain(&error), "could not record event");
         }
+    }
+
+    /// Records an event read from a log, with how many lines of that log are now read.
+    pub async fn emit_at(&self, kind: Kind, cursor: LogCursor) {
+        if let Err(error) = self
+            .events
+            .append_at(&self.run_id, kind, Some(cursor))
+            .await
+        {
+            tracing::error!(run_id = %self.run_id, error = %crate::error::chain(&error), "could not record event");
+        }
+    }
+
+    pub fn run_id(&self) -> &str {
+        &self.run_id
+    }
+
+    pub fn store(&self) -> &crate::store::Store {
+        self.events.store()
     }
 
     /// Records a backend fact about the run, shown in the run's details.

@@ -6,6 +6,7 @@ use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncReadExt, BufReader};
 
 use super::EventSink;
 use super::plugin::{self, Message};
+use crate::store::LogCursor;
 
 /// Longer lines are split into pieces of this size, so one runaway line cannot exhaust memory.
 pub const MAX_LINE_BYTES: u64 = 64 * 1024;
@@ -37,26 +38,51 @@ impl Lines {
         }
     }
 
+    /// Output of a pod's container, labelled with its source (a rule, or the driver).
+    pub fn pod(source: &str, pod: &str, plugin_events: bool) -> Lines {
+        Lines {
+            source: source.to_owned(),
+            pod: pod.to_owned(),
+            stream: LogStream::Stdout,
+            plugin_events,
+            error: None,
+        }
+    }
+
     /// Records one line (without its line break).
     pub async fn handle(&mut self, line: &str, sink: &EventSink) {
+        if let Some(event) = self.event(line) {
+            sink.emit(event).await;
+        }
+    }
+
+    /// Records one line read from a log, with how far into that log it was.
+    pub async fn handle_at(&mut self, line: &str, sink: &EventSink, cursor: LogCursor) {
+        if let Some(event) = self.event(line) {
+            sink.emit_at(event, cursor).await;
+        }
+    }
+
+    /// The event a line becomes, if any.
+    fn event(&mut self, line: &str) -> Option<Kind> {
         let message = if self.plugin_events {
             plugin::parse(line)
         } else {
             None
         };
         match message {
-            Some(Message::Event(event)) => sink.emit(event).await,
-            Some(Message::Error(reason)) => self.error = Some(reason),
-            Some(Message::Ignored) => {}
-            None => {
-                let line = LogLine {
-                    source: self.source.clone(),
-                    line: line.to_owned(),
-                    stream: self.stream as i32,
-                    pod: self.pod.clone(),
-                };
-                sink.emit(Kind::Log(line)).await;
+            Some(Message::Event(event)) => Some(event),
+            Some(Message::Error(reason)) => {
+                self.error = Some(reason);
+                None
             }
+            Some(Message::Ignored) => None,
+            None => Some(Kind::Log(LogLine {
+                source: self.source.clone(),
+                line: line.to_owned(),
+                stream: self.stream as i32,
+                pod: self.pod.clone(),
+            })),
         }
     }
 }

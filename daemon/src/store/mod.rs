@@ -39,6 +39,13 @@ pub enum StoreError {
     Worker(#[from] tokio::task::JoinError),
 }
 
+/// How far into one log (a container's, named `pod/container`) a run has read.
+#[derive(Clone, Debug, PartialEq)]
+pub struct LogCursor {
+    pub log: String,
+    pub lines: u64,
+}
+
 /// Which runs a listing returns.
 #[derive(Clone, Debug, Default)]
 pub struct RunFilter {
@@ -79,8 +86,20 @@ impl Store {
     }
 
     /// Appends one event and applies what it says (phase, progress) to the run, atomically.
-    pub async fn append_event(&self, event: RunEvent) -> Result<(), StoreError> {
-        self.call(move |c| rows::append_event(c, &event)).await
+    pub async fn append_event(
+        &self,
+        event: RunEvent,
+        cursor: Option<LogCursor>,
+    ) -> Result<(), StoreError> {
+        self.call(move |c| rows::append_event(c, &event, cursor.as_ref()))
+            .await
+    }
+
+    /// How many lines of a log have been read and recorded; 0 for a log never read.
+    pub async fn log_position(&self, run_id: &str, log: &str) -> Result<u64, StoreError> {
+        let (run_id, log) = (run_id.to_owned(), log.to_owned());
+        self.call(move |c| rows::log_position(c, &run_id, &log))
+            .await
     }
 
     /// The sequence number of the run's newest event; 0 when it has none or does not exist.
@@ -171,6 +190,12 @@ pub mod tests {
         }
     }
 
+    impl Store {
+        async fn append_event_now(&self, event: RunEvent) -> Result<(), StoreError> {
+            self.append_event(event, None).await
+        }
+    }
+
     fn event(id: &str, seq: u64, kind: Kind) -> RunEvent {
         let time = Some(crate::timestamps::to_timestamp(SystemTime::now()));
         RunEvent {
@@ -225,16 +250,16 @@ pub mod tests {
         let (_dir, store) = open_temp();
         store.insert_run(record("run-a", None)).await.unwrap();
         store
-            .append_event(event("run-a", 1, phase(RunPhase::Running)))
+            .append_event_now(event("run-a", 1, phase(RunPhase::Running)))
             .await
             .unwrap();
         let progress = Kind::Progress(Progress { done: 2, total: 5 });
         store
-            .append_event(event("run-a", 2, progress))
+            .append_event_now(event("run-a", 2, progress))
             .await
             .unwrap();
         store
-            .append_event(event("run-a", 3, phase(RunPhase::Succeeded)))
+            .append_event_now(event("run-a", 3, phase(RunPhase::Succeeded)))
             .await
             .unwrap();
 
@@ -253,7 +278,7 @@ pub mod tests {
         store.insert_run(record("run-a", None)).await.unwrap();
         for seq in 1..=5 {
             store
-                .append_event(event("run-a", seq, phase(RunPhase::Running)))
+                .append_event_now(event("run-a", seq, phase(RunPhase::Running)))
                 .await
                 .unwrap();
         }
@@ -273,11 +298,11 @@ pub mod tests {
         let (_dir, store) = open_temp();
         store.insert_run(record("run-a", None)).await.unwrap();
         store
-            .append_event(event("run-a", 1, phase(RunPhase::Succeeded)))
+            .append_event_now(event("run-a", 1, phase(RunPhase::Succeeded)))
             .await
             .unwrap();
         let late = store
-            .append_event(event("run-a", 2, phase(RunPhase::Cancelled)))
+            .append_event_now(event("run-a", 2, phase(RunPhase::Cancelled)))
             .await;
         assert!(matches!(late, Err(StoreError::Finished { .. })));
         let run = store.get_run("run-a").await.unwrap().unwrap();
@@ -315,7 +340,7 @@ pub mod tests {
             total: u64::MAX,
         });
         store
-            .append_event(event("run-a", 1, progress))
+            .append_event_now(event("run-a", 1, progress))
             .await
             .unwrap();
         assert!(
@@ -332,12 +357,12 @@ pub mod tests {
         let (_dir, store) = open_temp();
         store.insert_run(record("run-a", None)).await.unwrap();
         store
-            .append_event(event("run-a", 1, phase(RunPhase::Running)))
+            .append_event_now(event("run-a", 1, phase(RunPhase::Running)))
             .await
             .unwrap();
         assert!(
             store
-                .append_event(event("run-a", 1, phase(RunPhase::Running)))
+                .append_event_now(event("run-a", 1, phase(RunPhase::Running)))
                 .await
                 .is_err()
         );
@@ -350,7 +375,7 @@ pub mod tests {
             store.insert_run(record(id, None)).await.unwrap();
         }
         store
-            .append_event(event("run-2", 1, phase(RunPhase::Running)))
+            .append_event_now(event("run-2", 1, phase(RunPhase::Running)))
             .await
             .unwrap();
 
@@ -376,6 +401,25 @@ pub mod tests {
             labels: vec![("team".into(), "red".into())],
         };
         assert!(store.list_runs(other_team).await.unwrap().is_empty());
+    }
+
+    #[tokio::test]
+    async fn a_log_position_advances_with_its_events() {
+        let (_dir, store) = open_temp();
+        store.insert_run(record("run-a", None)).await.unwrap();
+        assert_eq!(store.log_position("run-a", "pod/c").await.unwrap(), 0);
+        for (seq, lines) in [(1, 3), (2, 7)] {
+            let cursor = LogCursor {
+                log: "pod/c".into(),
+                lines,
+            };
+            store
+                .append_event(event("run-a", seq, phase(RunPhase::Running)), Some(cursor))
+                .await
+                .unwrap();
+        }
+        assert_eq!(store.log_position("run-a", "pod/c").await.unwrap(), 7);
+        assert_eq!(store.log_position("run-a", "pod/other").await.unwrap(), 0);
     }
 
     #[tokio::test]

@@ -4,7 +4,7 @@ use byok8s_proto::v1::{RunEvent, RunPhase, run_event::Kind};
 use prost::Message;
 use rusqlite::{Connection, OptionalExtension, Row, params};
 
-use super::{RunFilter, StoreError};
+use super::{LogCursor, RunFilter, StoreError};
 use crate::run::{RunRecord, is_terminal};
 use crate::timestamps::{from_micros, to_micros};
 
@@ -93,7 +93,11 @@ fn matches(filter: &RunFilter, run: &RunRecord) -> bool {
     phase_ok && labels_ok
 }
 
-pub fn append_event(c: &mut Connection, event: &RunEvent) -> Result<(), StoreError> {
+pub fn append_event(
+    c: &mut Connection,
+    event: &RunEvent,
+    cursor: Option<&LogCursor>,
+) -> Result<(), StoreError> {
     let tx = c.transaction()?;
     if matches!(event.kind, Some(Kind::Phase(_))) {
         let sql = "SELECT phase FROM runs WHERE id = ?1";
@@ -121,6 +125,13 @@ pub fn append_event(c: &mut Connection, event: &RunEvent) -> Result<(), StoreErr
         params![event.run_id, event.seq],
     )?;
     apply_to_run(&tx, event)?;
+    if let Some(cursor) = cursor {
+        tx.execute(
+            "INSERT INTO log_cursors (run_id, log, lines) VALUES (?1, ?2, ?3) \
+             ON CONFLICT (run_id, log) DO UPDATE SET lines = excluded.lines",
+            params![event.run_id, cursor.log, clamp(cursor.lines)],
+        )?;
+    }
     tx.commit()?;
     Ok(())
 }
@@ -169,6 +180,14 @@ fn kind_name(event: &RunEvent) -> &'static str {
         Some(Kind::Cluster(_)) => "cluster",
         None => "unknown",
     }
+}
+
+pub fn log_position(c: &mut Connection, run_id: &str, log: &str) -> Result<u64, StoreError> {
+    let sql = "SELECT lines FROM log_cursors WHERE run_id = ?1 AND log = ?2";
+    let lines: Option<i64> = c
+        .query_row(sql, [run_id, log], |row| row.get(0))
+        .optional()?;
+    Ok(lines.map_or(0, |n| u64::try_from(n).unwrap_or(0)))
 }
 
 pub fn last_seq(c: &mut Connection, run_id: &str) -> Result<u64, StoreError> {

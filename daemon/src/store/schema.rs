@@ -42,7 +42,15 @@ CREATE TABLE IF NOT EXISTS events (
 ";
 
 /// Changes to the first schema, in order; `PRAGMA user_version` counts those applied.
-const MIGRATIONS: &[&str] = &["ALTER TABLE runs ADD COLUMN digest TEXT;"];
+const MIGRATIONS: &[&str] = &[
+    "ALTER TABLE runs ADD COLUMN digest TEXT;",
+    "CREATE TABLE log_cursors (
+        run_id TEXT NOT NULL REFERENCES runs (id),
+        log    TEXT NOT NULL,
+        lines  INTEGER NOT NULL,
+        PRIMARY KEY (run_id, log)
+    ) WITHOUT ROWID;",
+];
 
 /// Applies the settings, creates whatever tables are missing and migrates older databases.
 pub fn prepare(connection: &Connection) -> rusqlite::Result<()> {

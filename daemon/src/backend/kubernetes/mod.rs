@@ -1,0 +1,197 @@
+//! The Kubernetes backend: each run is a driver Job that runs Snakemake with its Kubernetes
+//! executor, so every rule job is a Job of its own, with S3 as the default storage.
+
+mod cleanup;
+pub mod driver;
+mod events;
+mod labels;
+mod logs;
+mod pods;
+mod rules;
+pub mod settings;
+mod staging;
+mod watch;
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use byok8s_proto::v1::RunPhase;
+use k8s_openapi::api::batch::v1::Job;
+use kube::api::PostParams;
+use kube::{Api, Client};
+
+use super::{Ending, EventSink, Outcome, StopRequest, StopSignal, stop_requested};
+use crate::run::RunRecord;
+use settings::{ClusterSettings, RunStorage};
+use staging::{Staging, StagingError};
+use watch::{DriverEnd, Leftovers, RunWatch};
+
+/// How long log followers may take to catch up once the driver has ended.
+const DRAIN: Duration = Duration::from_secs(30);
+
+/// Why the backend could not be set up.
+#[derive(Debug, thiserror::Error)]
+pub enum SetupError {
+    #[error("could not configure the Kubernetes client")]
+    Client(#[from] kube::Error),
+    #[error("no Kubernetes configuration: neither in a cluster nor a kubeconfig")]
+    Infer(#[from] kube::config::InferConfigError),
+    #[error("could not configure the S3 client")]
+    Staging(#[from] StagingError),
+}
+
+pub struct KubernetesBackend {
+    client: Client,
+    settings: ClusterSettings,
+    staging: Staging,
+    runs_dir: PathBuf,
+}
+
+impl KubernetesBackend {
+    /// In-cluster configuration, or the kubeconfig at `kubeconfig` for development.
+    pub async fn new(
+        settings: ClusterSettings,
+        kubeconfig: Option<PathBuf>,
+        runs_dir: PathBuf,
+    ) -> Result<Self, SetupError> {
+        let config = match kubeconfig {
+            Some(path) => {
+                let kubeconfig =
+                    kube::config::Kubeconfig::read_from(path).map_err(kube::Error::from)?;
+                let options = kube::config::KubeConfigOptions::default();
+                kube::Config::from_custom_kubeconfig(kubeconfig, &options)
+                    .await
+                    .map_err(kube::Error::from)?
+            }
+            None => kube::Config::infer().await?,
+        };
+        let client = Client::try_from(config)?;
+        let staging = Staging::new(&settings.s3)?;
+        Ok(KubernetesBackend {
+            client,
+            settings,
+            staging,
+            runs_dir,
+        })
+    }
+
+    pub fn namespace(&self) -> &str {
+        &self.settings.namespace
+    }
+
+    pub async fn execute(&self, run: &RunRecord, sink: EventSink, mut stop: StopSignal) -> Ending {
+        let storage = self
+            .settings
+            .s3
+            .run_storage(&labels::label_value(&run.user), &run.id);
+        if let Err(reason) = self.ensure_driver(run, &storage, &sink).await {
+            self.remove(run, &storage, Leftovers::default()).await;
+            return Ending::Finished(Outcome::new(RunPhase::Failed, reason));
+        }
+
+        let watchdog = Duration::from_secs(self.settings.watchdog_seconds);
+        let mut watch = RunWatch::start(
+            self.client.clone(),
+            &self.settings.namespace,
+            &run.id,
+            &storage.prefix_url,
+            sink,
+            watchdog,
+        );
+        let end = tokio::select! {
+            end = watch.driver_end() => Ok(end),
+            request = stop_requested(&mut stop) => Err(request),
+        };
+        match end {
+            // The run goes on in the cluster; the next start re-attaches to it.
+            Err(StopRequest::Shutdown) => Ending::Detached,
+            // Removing the run ends its containers, and so their logs.
+            Err(request) => {
+                self.remove(run, &storage, watch.leftovers()).await;
+                watch.finish(DRAIN).await;
+                Ending::Finished(request.outcome())
+            }
+            Ok(end) => {
+                watch.settle().await;
+                let leftovers = watch.leftovers();
+                let logged = watch.finish(DRAIN).await;
+                self.remove(run, &storage, leftovers).await;
+                Ending::Finished(judge(end, logged))
+            }
+        }
+    }
+
+    /// Creates the driver Job unless it exists (a run re-attached after a restart).
+    async fn ensure_driver(
+        &self,
+        run: &RunRecord,
+        storage: &RunStorage,
+        sink: &EventSink,
+    ) -> Result<(), String> {
+        let jobs: Api<Job> = Api::namespaced(self.client.clone(), &self.settings.namespace);
+        let name = driver::job_name(&run.id);
+        match jobs.get_opt(&name).await {
+            Ok(Some(_)) => {
+                tracing::info!(job = %name, "re-attaching to the driver Job");
+                return Ok(());
+            }
+            // Starting it again would run the workflow a second time.
+            Ok(None) if run.phase == RunPhase::Running => {
+                return Err("the driver Job disappeared while byok8sd was not watching".into());
+            }
+            Ok(None) => {}
+            Err(error) => return Err(format!("could not reach the Kubernetes API: {error}")),
+        }
+
+        let bundle = std::fs::read(
+            crate::backend::local::run_dir(&self.runs_dir, &run.id).join("bundle.tar.gz"),
+        )
+        .map_err(|e| format!("could not read the run's bundle: {e}"))?;
+        let config = serde_json::to_vec(&run.spec.config).expect("a JSON object always serialises");
+        self.staging
+            .upload(storage, bundle, config)
+            .await
+            .map_err(|e| {
+                format!(
+                    "could not upload the run's files: {}",
+                    crate::error::chain(&e)
+                )
+            })?;
+
+        let job = driver::driver_job(run, storage, &self.settings);
+        jobs.create(&PostParams::default(), &job)
+            .await
+            .map_err(|e| format!("could not create the driver Job: {e}"))?;
+        sink.set_detail("namespace", &self.settings.namespace).await;
+        sink.set_detail("driver_job", &name).await;
+        sink.set_detail("storage_prefix", &storage.prefix_url).await;
+        tracing::info!(job = %name, "driver Job created");
+        Ok(())
+    }
+
+    async fn remove(&self, run: &RunRecord, storage: &RunStorage, leftovers: Leftovers) {
+        let namespace = &self.settings.namespace;
+        cleanup::remove_run(
+            &self.client,
+            namespace,
+            &run.id,
+            storage,
+            &self.staging,
+            leftovers,
+        )
+        .await;
+    }
+}
+
+/// The run's outcome from how its driver ended and what its log said went wrong.
+fn judge(end: DriverEnd, logged: Option<String>) -> Outcome {
+    match end {
+        DriverEnd::Succeeded => Outcome::new(RunPhase::Succeeded, ""),
+        DriverEnd::Deleted => Outcome::new(RunPhase::Failed, "the driver Job was deleted"),
+        DriverEnd::Stalled(reason) => Outcome::new(RunPhase::Failed, reason),
+        DriverEnd::Failed(message) => {
+            let reason = logged.filter(|r| !r.is_empty()).unwrap_or(message);
+            Outcome::new(RunPhase::Failed, reason)
+        }
+    }
+}

@@ -1,0 +1,117 @@
+//! Recognising the rule Jobs of a run. Snakemake's executor labels them only `app=snakemake`,
+//! but each carries the run's unique storage prefix in its command, and the rule's name.
+
+use k8s_openapi::api::batch::v1::Job;
+
+/// Label selector of every Job Snakemake's Kubernetes executor creates.
+pub const RULE_JOB_SELECTOR: &str = "app=snakemake";
+
+/// The command line of a Job's first container, joined.
+fn command_line(job: &Job) -> String {
+    let container = job
+        .spec
+        .as_ref()
+        .and_then(|spec| spec.template.spec.as_ref())
+        .and_then(|pod| pod.containers.first());
+    let Some(container) = container else {
+        return String::new();
+    };
+    let parts = container
+        .command
+        .iter()
+        .flatten()
+        .chain(container.args.iter().flatten());
+    parts.map(String::as_str).collect::<Vec<_>>().join(" ")
+}
+
+/// True when `job` is a rule Job of the run whose storage prefix is `prefix_url`. The prefix is
+/// matched as a whole word, so that `.../run-1` does not claim the Jobs of `.../run-10`.
+pub fn belongs_to_run(job: &Job, prefix_url: &str) -> bool {
+    let command = command_line(job);
+    command.match_indices(prefix_url).any(|(at, _)| {
+        let next = command[at + prefix_url.len()..].chars().next();
+        next.is_none_or(|c| c == '/' || c == ' ' || c == '\'' || c == '"')
+    })
+}
+
+/// The rule a Job runs, from `--allowed-rules NAME` in its command.
+pub fn rule_name(job: &Job) -> Option<String> {
+    let command = command_line(job);
+    let mut words = command.split_whitespace();
+    words.find(|word| *word == "--allowed-rules")?;
+    let name = words.next()?.trim_matches(|c| c == '\'' || c == '"');
+    Some(name.to_owned())
+}
+
+/// The Secret Snakemake's executor made for this run's rule jobs (it holds the storage
+/// settings), found through the Jobs' environment.
+pub fn executor_secret(job: &Job) -> Option<String> {
+    let container = job
+        .spec
+        .as_ref()?
+        .template
+        .spec
+        .as_ref()?
+        .containers
+        .first()?;
+    container.env.iter().flatten().find_map(|var| {
+        let reference = var.value_from.as_ref()?.secret_key_ref.as_ref()?;
+        Some(reference.name.clone())
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A rule Job as Snakemake 9's Kubernetes executor builds it.
+    fn rule_job(command: &str) -> Job {
+        serde_json::from_value(serde_json::json!({
+            "metadata": { "name": "snakejob-1", "labels": { "app": "snakemake" } },
+            "spec": { "template": { "spec": {
+                "restartPolicy": "Never",
+                "containers": [{
+                    "name": "snakemake",
+                    "command": ["/bin/sh"],
+                    "args": ["-c", command],
+                    "env": [{ "name": "SNAKEMAKE_STORAGE_S3_SECRET_KEY", "valueFrom": {
+                        "secretKeyRef": { "name": "5f0c-uuid", "key": "snakemake_storage_s3_secret_key" }
+                    }}],
+                }],
+            }}},
+        }))
+        .unwrap()
+    }
+
+    const COMMAND: &str = "pip install --target '.snakemake/pip-deployments' snakemake-storage-plugin-s3 && \
+        python -m snakemake --deploy-sources s3://b/p/u/run-1/.snakemake/source/x.tar.xz abc \
+        --default-storage-prefix s3://b/p/u/run-1 && python -m snakemake --snakefile Snakefile \
+        --target-jobs 'zeta_a1:' --allowed-rules 'zeta_a1' --cores 1";
+
+    #[test]
+    fn a_rule_job_is_recognised_by_its_run_prefix() {
+        let job = rule_job(COMMAND);
+        assert!(belongs_to_run(&job, "s3://b/p/u/run-1"));
+        assert!(!belongs_to_run(&job, "s3://b/p/u/run-2"));
+    }
+
+    #[test]
+    fn a_prefix_does_not_claim_runs_whose_id_merely_starts_with_it() {
+        let job = rule_job(&COMMAND.replace("run-1", "run-10"));
+        assert!(!belongs_to_run(&job, "s3://b/p/u/run-1"));
+    }
+
+    #[test]
+    fn the_rule_name_comes_from_allowed_rules() {
+        assert_eq!(rule_name(&rule_job(COMMAND)).as_deref(), Some("zeta_a1"));
+        assert_eq!(rule_name(&rule_job("true")), None);
+    }
+
+    #[test]
+    fn the_executor_secret_is_found_through_the_environment() {
+        assert_eq!(
+            executor_secret(&rule_job(COMMAND)).as_deref(),
+            Some("5f0c-uuid")
+        );
+    }
+}

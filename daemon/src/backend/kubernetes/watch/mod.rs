@@ -1,0 +1,255 @@
+//! Watching one run in the cluster with watch streams (never polling loops): its driver Job
+//! and pod, the rule Jobs Snakemake creates and their pods, and Kubernetes Events about them.
+//! Pod states and Events become run events, every container's log is followed, and the driver
+//! Job's end ends the run.
+
+mod driver;
+mod events;
+mod rules;
+mod watchdog;
+
+use std::collections::HashSet;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+
+use byok8s_proto::v1::run_event::Kind;
+use futures::{Stream, StreamExt};
+use k8s_openapi::api::core::v1::Pod;
+use kube::runtime::WatchStreamExt;
+use kube::runtime::watcher::{self, Event};
+use kube::{Api, Client};
+use tokio::sync::watch;
+use tokio::task::JoinSet;
+
+use super::events::EventFilter;
+use super::logs::{self, LogTarget};
+use super::pods::PodMemory;
+use crate::backend::EventSink;
+use crate::backend::output::Lines;
+
+/// Log followers of the run, whose results (what the logs said) are collected at the end.
+type Followers = Arc<tokio::sync::Mutex<JoinSet<Lines>>>;
+
+/// How a driver Job ended.
+#[derive(Clone, Debug, PartialEq)]
+pub enum DriverEnd {
+    Succeeded,
+    Failed(String),
+    /// Someone deleted the driver Job while it ran.
+    Deleted,
+    /// The watchdog gave up on a driver that waited for rule Jobs that had all ended.
+    Stalled(String),
+}
+
+/// What the watch tasks share.
+struct Shared {
+    sink: EventSink,
+    namespace: String,
+    client: Client,
+    /// Rule Jobs of this run seen so far, and which of them still run.
+    rule_jobs: Mutex<HashSet<String>>,
+    active_rule_jobs: Mutex<HashSet<String>>,
+    executor_secrets: Mutex<HashSet<String>>,
+    followed: Mutex<HashSet<String>>,
+    /// When the driver last wrote a line.
+    heard: Mutex<Instant>,
+    /// The logger plugin's last error, from the driver's log.
+    driver_error: Mutex<Option<String>>,
+    driver_failure: Mutex<Option<String>>,
+    /// Which Kubernetes Events are about the run's objects.
+    event_filter: Mutex<EventFilter>,
+    /// What was last reported of each pod, shared so that a final look adds only news.
+    pod_memory: Mutex<PodMemory>,
+}
+
+/// A running watch over one run; dropping it stops every task.
+pub struct RunWatch {
+    shared: Arc<Shared>,
+    tasks: JoinSet<()>,
+    logs: Followers,
+    ended: watch::Receiver<Option<DriverEnd>>,
+}
+
+/// What cleaning up a run needs to know.
+#[derive(Debug, Default)]
+pub struct Leftovers {
+    pub rule_jobs: Vec<String>,
+    pub executor_secrets: Vec<String>,
+}
+
+impl RunWatch {
+    pub fn start(
+        client: Client,
+        namespace: &str,
+        run_id: &str,
+        prefix_url: &str,
+        sink: EventSink,
+        watchdog: Duration,
+    ) -> RunWatch {
+        let shared = Arc::new(Shared {
+            sink,
+            namespace: namespace.to_owned(),
+            client,
+            rule_jobs: Mutex::default(),
+            active_rule_jobs: Mutex::default(),
+            executor_secrets: Mutex::default(),
+            followed: Mutex::default(),
+            heard: Mutex::new(Instant::now()),
+            driver_error: Mutex::default(),
+            driver_failure: Mutex::default(),
+            event_filter: Mutex::default(),
+            pod_memory: Mutex::default(),
+        });
+        let (ended_tx, ended) = watch::channel(None);
+        let logs = Arc::new(tokio::sync::Mutex::new(JoinSet::new()));
+        let mut tasks = JoinSet::new();
+        let driver_job = super::driver::job_name(run_id);
+        locked(&shared.event_filter).watch_object(&driver_job, "driver");
+        let (run_id, prefix_url) = (run_id.to_owned(), prefix_url.to_owned());
+        tasks.spawn(driver::watch_driver_job(
+            shared.clone(),
+            driver_job,
+            ended_tx.clone(),
+        ));
+        tasks.spawn(driver::watch_driver_pods(
+            shared.clone(),
+            run_id.clone(),
+            logs.clone(),
+        ));
+        tasks.spawn(rules::watch_rule_jobs(
+            shared.clone(),
+            run_id,
+            prefix_url,
+            logs.clone(),
+        ));
+        tasks.spawn(events::watch_events(shared.clone()));
+        tasks.spawn(watchdog::watchdog_task(shared.clone(), watchdog, ended_tx));
+        RunWatch {
+            shared,
+            tasks,
+            logs,
+            ended,
+        }
+    }
+
+    /// Resolves when the driver Job has ended, however it ended.
+    pub async fn driver_end(&mut self) -> DriverEnd {
+        match self.ended.wait_for(Option::is_some).await {
+            Ok(end) => end.clone().unwrap_or(DriverEnd::Deleted),
+            Err(_) => DriverEnd::Failed("lost the watch on the driver Job".to_owned()),
+        }
+    }
+
+    /// Reads the driver's pods once more: the driver Job's end can be seen before the pod
+    /// change that explains it (an OOM kill, an eviction).
+    pub async fn settle(&self) {
+        driver::look_at_driver_pods(&self.shared).await;
+    }
+
+    /// Stops watching, lets log followers read what is left (up to `drain`), and returns the
+    /// failure reason the logs gave, if any.
+    pub async fn finish(mut self, drain: Duration) -> Option<String> {
+        self.tasks.abort_all();
+        let logs = self.logs.clone();
+        let shared = self.shared.clone();
+        let collect = async move {
+            let mut logs = logs.lock().await;
+            while let Some(lines) = logs.join_next().await {
+                if let Ok(lines) = lines
+                    && lines.error.is_some()
+                {
+                    *locked(&shared.driver_error) = lines.error;
+                }
+            }
+        };
+        if tokio::time::timeout(drain, collect).await.is_err() {
+            tracing::warn!("log following did not finish in time; the last lines may be missing");
+        }
+        let error = locked(&self.shared.driver_error).clone();
+        let failure = locked(&self.shared.driver_failure).clone();
+        error.or(failure)
+    }
+
+    /// What the run created that cleanup must remove.
+    pub fn leftovers(&self) -> Leftovers {
+        let list = |set: &Mutex<HashSet<String>>| locked(set).iter().cloned().collect();
+        Leftovers {
+            rule_jobs: list(&self.shared.rule_jobs),
+            executor_secrets: list(&self.shared.executor_secrets),
+        }
+    }
+}
+
+/// Events of a watch, restarted with backoff on errors (kube-runtime re-lists on 410 Gone).
+fn event_stream<K>(api: Api<K>, config: watcher::Config) -> impl Stream<Item = Event<K>> + Send
+where
+    K: kube::Resource + Clone + std::fmt::Debug + serde::de::DeserializeOwned + Send + 'static,
+{
+    watcher::watcher(api, config)
+        .default_backoff()
+        .filter_map(|event| async move {
+            match event {
+                Ok(event) => Some(event),
+                Err(error) => {
+                    tracing::debug!(error = %error, "watch interrupted; resuming");
+                    None
+                }
+            }
+        })
+}
+
+/// Reports what changed in a pod of the run, whose Events are the run's from now on.
+async fn report(shared: &Shared, pod: &Pod, source: &str) {
+    let name = pod.metadata.name.as_deref().unwrap_or_default();
+    locked(&shared.event_filter).watch_object(name, source);
+    let changes = locked(&shared.pod_memory).changes(pod, source);
+    for change in changes {
+        shared.sink.emit(Kind::Cluster(change)).await;
+    }
+}
+
+/// Starts following each container of `pod` once it has started.
+async fn follow_logs(
+    shared: &Arc<Shared>,
+    api: &Api<Pod>,
+    pod: &Pod,
+    source: &str,
+    plugin_events: bool,
+    logs: &tokio::sync::Mutex<JoinSet<Lines>>,
+) {
+    let name = pod.metadata.name.clone().unwrap_or_default();
+    let statuses = pod
+        .status
+        .as_ref()
+        .and_then(|s| s.container_statuses.clone())
+        .unwrap_or_default();
+    for container in statuses {
+        let started = container
+            .state
+            .as_ref()
+            .is_some_and(|s| s.running.is_some() || s.terminated.is_some());
+        let key = format!("{name}/{}", container.name);
+        if !started || !locked(&shared.followed).insert(key) {
+            continue;
+        }
+        let target = LogTarget {
+            pod: name.clone(),
+            container: container.name,
+            source: source.to_owned(),
+            plugin_events,
+        };
+        let heartbeat = plugin_events.then(|| shared.clone());
+        let follow = logs::follow(api.clone(), target, shared.sink.clone(), move || {
+            if let Some(shared) = &heartbeat {
+                *locked(&shared.heard) = Instant::now();
+            }
+        });
+        logs.lock().await.spawn(follow);
+    }
+}
+
+/// A lock that a panicking holder cannot poison for good: every value kept under these locks
+/// is valid after any partial update.
+fn locked<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(|poison| poison.into_inner())
+}

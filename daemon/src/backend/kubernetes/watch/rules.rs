@@ -1,0 +1,86 @@
+//! Watching the rule Jobs Snakemake creates for the run, and their pods.
+
+use std::sync::Arc;
+
+use futures::StreamExt;
+use k8s_openapi::api::batch::v1::Job;
+use k8s_openapi::api::core::v1::Pod;
+use kube::Api;
+use kube::runtime::watcher::{self, Event};
+use tokio::task::JoinSet;
+
+use super::driver::job_running;
+use super::{Followers, Shared, event_stream, follow_logs, locked, report};
+use crate::backend::kubernetes::labels;
+use crate::backend::kubernetes::rules;
+
+pub async fn watch_rule_jobs(
+    shared: Arc<Shared>,
+    run_id: String,
+    prefix_url: String,
+    logs: Followers,
+) {
+    let api: Api<Job> = Api::namespaced(shared.client.clone(), &shared.namespace);
+    let config = watcher::Config::default().labels(rules::RULE_JOB_SELECTOR);
+    let mut pod_watches = JoinSet::new();
+    let mut stream = std::pin::pin!(event_stream(api.clone(), config));
+    while let Some(event) = stream.next().await {
+        let (job, deleted) = match event {
+            Event::Apply(job) | Event::InitApply(job) => (job, false),
+            Event::Delete(job) => (job, true),
+            Event::Init | Event::InitDone => continue,
+        };
+        if !rules::belongs_to_run(&job, &prefix_url) {
+            continue;
+        }
+        let name = job.metadata.name.clone().unwrap_or_default();
+        let rule = rules::rule_name(&job).unwrap_or_else(|| name.clone());
+        track(&shared, &job, &name, deleted);
+        let new = locked(&shared.rule_jobs).insert(name.clone());
+        if new {
+            locked(&shared.event_filter).watch_object(&name, &rule);
+            label_rule_job(&api, &name, &run_id).await;
+            pod_watches.spawn(watch_rule_pods(shared.clone(), name, rule, logs.clone()));
+        }
+    }
+}
+
+/// Keeps the sets of active rule Jobs and executor Secrets up to date.
+fn track(shared: &Shared, job: &Job, name: &str, deleted: bool) {
+    let mut active = locked(&shared.active_rule_jobs);
+    if !deleted && job_running(job) {
+        active.insert(name.to_owned());
+    } else {
+        active.remove(name);
+    }
+    if let Some(secret) = rules::executor_secret(job) {
+        locked(&shared.executor_secrets).insert(secret);
+    }
+}
+
+/// Labels a rule Job with its run, so that it can be found without the prefix from now on.
+async fn label_rule_job(api: &Api<Job>, name: &str, run_id: &str) {
+    let patch = serde_json::json!({ "metadata": { "labels": {
+        labels::RUN: run_id, labels::MANAGED_BY: labels::MANAGER, labels::ROLE: "rule",
+    }}});
+    let params = kube::api::PatchParams::default();
+    if let Err(error) = api
+        .patch(name, &params, &kube::api::Patch::Merge(&patch))
+        .await
+    {
+        tracing::debug!(job = name, error = %error, "could not label a rule Job");
+    }
+}
+
+async fn watch_rule_pods(shared: Arc<Shared>, job: String, rule: String, logs: Followers) {
+    let api: Api<Pod> = Api::namespaced(shared.client.clone(), &shared.namespace);
+    let config = watcher::Config::default().labels(&format!("job-name={job}"));
+    let mut stream = std::pin::pin!(event_stream(api.clone(), config));
+    while let Some(event) = stream.next().await {
+        let (Event::Apply(pod) | Event::InitApply(pod)) = event else {
+            continue;
+        };
+        report(&shared, &pod, &rule).await;
+        follow_logs(&shared, &api, &pod, &rule, false, &logs).await;
+    }
+}

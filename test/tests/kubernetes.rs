@@ -1,0 +1,249 @@
+//! The Kubernetes backend end to end: byok8sd drives real Snakemake with its Kubernetes
+//! executor on the strict test-cluster harness, with a real S3-compatible server.
+
+use std::time::Duration;
+
+use byok8s_tests::cluster::{self, Cluster, NAMESPACE, S3};
+use byok8s_tests::{Events, Follower, Scratch, run, status, submit, submit_and_follow};
+use k8s_openapi::api::batch::v1::Job;
+use k8s_openapi::api::core::v1::{Pod, Secret};
+
+/// What each example workflow must produce for a params `name`: (file, content).
+fn expected_output(workflow: &str, name: &str) -> (&'static str, String) {
+    match workflow {
+        "workflow-alpha" => ("alpha.txt", format!("alpha {name}\n")),
+        "workflow-gamma" => ("gamma.txt", format!("gamma {name}\n")),
+        _ => (
+            "zeta.txt",
+            (["A1", "A2", "A3", "B1", "B2"].map(|s| format!("zeta_{s} {name}\n"))).concat(),
+        ),
+    }
+}
+
+#[test]
+fn example_workflows_run_as_rule_jobs_and_write_their_outputs_to_s3() {
+    let scratch = Scratch::new();
+    let (s3, cluster, daemon) = stack(&scratch, &["--max-concurrent-runs", "6"]);
+    let example = scratch.workflow("example");
+
+    let pairs = ["workflow-alpha", "workflow-gamma", "workflow-zeta"]
+        .into_iter()
+        .flat_map(|workflow| ["blue", "red"].map(|name| (workflow, name)));
+    let outcomes = std::thread::scope(|scope| {
+        let handles: Vec<_> = pairs
+            .map(|(workflow, name)| {
+                let (daemon, example) = (&daemon, &example);
+                scope.spawn(move || {
+                    let params = format!("params-{name}");
+                    (
+                        workflow,
+                        name,
+                        submit_and_follow(daemon, example, &[workflow, &params]),
+                    )
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| h.join().expect("client thread"))
+            .collect::<Vec<_>>()
+    });
+
+    for (workflow, name, outcome) in outcomes {
+        let context = format!("{workflow} params-{name}: {outcome:?}");
+        assert_eq!(outcome.code, 0, "{context}");
+        let events = Events::of(&outcome);
+        let run = status(&daemon, &example, &events.run_id());
+        let (file, content) = expected_output(workflow, name);
+        let stored = s3.object(&cluster::output_key(&run, file));
+        assert_eq!(stored.as_deref(), Some(content.as_str()), "{context}");
+        let bundle = cluster::output_key(&run, ".byok8s/bundle.tar.gz");
+        assert!(
+            !s3.exists(&bundle),
+            "the uploaded bundle is removed: {context}"
+        );
+        assert_eq!(
+            events.jobids("job_started"),
+            events.jobids("job_finished"),
+            "{context}"
+        );
+
+        // Every rule's own output reaches the client, labelled with the rule.
+        let rule = match workflow {
+            "workflow-alpha" => "target1",
+            "workflow-gamma" => "target2",
+            _ => "zeta_a1",
+        };
+        let own_line = |e: &&serde_json::Value| {
+            e["source"] == rule
+                && e["line"]
+                    .as_str()
+                    .is_some_and(|l| l.starts_with("building"))
+        };
+        assert!(events.kind("log").iter().any(own_line), "{context}");
+    }
+    assert_nothing_left(&cluster);
+}
+
+#[test]
+fn cancelling_a_kubernetes_run_leaves_no_job_pod_or_secret_behind() {
+    let scratch = Scratch::new();
+    let s3 = S3::start(&scratch);
+    let cluster = Cluster::start(&scratch, &s3);
+    let daemon = cluster::daemon(&scratch, &cluster, &s3, &[]);
+    let example = scratch.workflow("example");
+    let secrets_before = cluster.names::<Secret>();
+
+    let run_id = submit(&daemon, &example, &["workflow-zeta", "params-blue"]);
+    let mut follower = Follower::start(&daemon, &example, &run_id);
+    follower.wait_for("job_started");
+    let mut cancel = daemon.client(&example);
+    cancel.args(["cancel", &run_id]);
+    assert_eq!(run(&mut cancel, Duration::from_secs(120)).code, 0);
+
+    let (code, _) = follower.finish();
+    assert_eq!(code, 3);
+    let run = status(&daemon, &example, &run_id);
+    assert_eq!(run["phase"], "cancelled");
+    let bundle = cluster::output_key(&run, ".byok8s/bundle.tar.gz");
+    assert!(!s3.exists(&bundle), "the uploaded bundle is removed");
+    assert!(
+        cluster.names::<Job>().is_empty(),
+        "{:?}",
+        cluster.names::<Job>()
+    );
+    assert!(
+        cluster.names::<Pod>().is_empty(),
+        "{:?}",
+        cluster.names::<Pod>()
+    );
+    assert_eq!(cluster.names::<Secret>(), secrets_before, "in {NAMESPACE}");
+}
+
+/// The harness, S3 and a daemon that fails stalled runs quickly.
+fn stack(scratch: &Scratch, extra: &[&str]) -> (S3, Cluster, byok8s_tests::Daemon) {
+    let s3 = S3::start(scratch);
+    let cluster = Cluster::start(scratch, &s3);
+    let daemon = cluster::daemon(scratch, &cluster, &s3, extra);
+    (s3, cluster, daemon)
+}
+
+fn assert_nothing_left(cluster: &Cluster) {
+    assert!(
+        cluster.names::<Job>().is_empty(),
+        "jobs left: {:?}",
+        cluster.names::<Job>()
+    );
+    assert!(
+        cluster.names::<Pod>().is_empty(),
+        "pods left: {:?}",
+        cluster.names::<Pod>()
+    );
+}
+
+#[test]
+fn killing_byok8sd_mid_run_loses_and_repeats_no_line() {
+    let scratch = Scratch::new();
+    let (s3, cluster, mut daemon) = stack(&scratch, &[]);
+    let example = scratch.workflow("example");
+    let run_id = submit(&daemon, &example, &["workflow-zeta", "params-blue"]);
+    let mut follower = Follower::start(&daemon, &example, &run_id);
+    follower.wait_for("job_started");
+
+    daemon.kill();
+    daemon.restart();
+
+    let (code, events) = follower.finish();
+    assert_eq!(code, 0, "the run completes after the restart");
+    assert_eq!(events.phases(), ["queued", "running", "succeeded"]);
+    let expected: Vec<u64> = (1..=events.seqs().len() as u64).collect();
+    assert_eq!(events.seqs(), expected, "the follower saw every event once");
+    for rule_line in ["A1", "A2", "A3", "B1", "B2"].map(|s| format!("building zeta{s} for blue")) {
+        let count = events
+            .log_lines()
+            .iter()
+            .filter(|line| **line == rule_line)
+            .count();
+        assert_eq!(count, 1, "{rule_line:?} appears exactly once");
+    }
+    let run = status(&daemon, &example, &run_id);
+    let (file, content) = expected_output("workflow-zeta", "blue");
+    assert_eq!(s3.object(&cluster::output_key(&run, file)), Some(content));
+    assert_nothing_left(&cluster);
+}
+
+#[test]
+fn a_failed_status_call_that_loses_a_job_is_stopped_by_the_watchdog() {
+    let scratch = Scratch::new();
+    let (_s3, cluster, daemon) = stack(&scratch, &["--watchdog-seconds", "10"]);
+    let example = scratch.workflow("example");
+    // Snakemake's executor stops tracking a job after one failed status read.
+    cluster.inject(
+        cluster::Fault::new("get", "jobs")
+            .subresource("status")
+            .count(1)
+            .code(500),
+    );
+
+    let outcome = submit_and_follow(&daemon, &example, &["workflow-alpha", "params-blue"]);
+
+    assert_eq!(outcome.code, 1, "{outcome:?}");
+    let run = status(&daemon, &example, &Events::of(&outcome).run_id());
+    assert!(
+        run["reason"]
+            .as_str()
+            .is_some_and(|r| r.contains("lost track")),
+        "{run}"
+    );
+    assert_nothing_left(&cluster);
+}
+
+#[test]
+fn an_oom_killed_driver_fails_the_run_saying_so() {
+    let scratch = Scratch::new();
+    let (_s3, cluster, daemon) = stack(&scratch, &[]);
+    let example = scratch.workflow("example");
+    let run_id = submit(&daemon, &example, &["workflow-zeta", "params-blue"]);
+    let mut follower = Follower::start(&daemon, &example, &run_id);
+    follower.wait_for("job_started");
+
+    let driver = cluster
+        .names::<Pod>()
+        .into_iter()
+        .find(|p| p.starts_with("byok8s-"))
+        .expect("driver pod");
+    cluster.oom(&driver);
+
+    let (code, events) = follower.finish();
+    assert_eq!(code, 1);
+    let warned = events
+        .kind("cluster")
+        .iter()
+        .any(|e| e["reason"] == "OOMKilled" && e["warning"] == true);
+    assert!(warned, "an OOMKilled warning reaches the client");
+    let run = status(&daemon, &example, &run_id);
+    assert!(
+        run["reason"]
+            .as_str()
+            .is_some_and(|r| r.contains("OOMKilled")),
+        "{run}"
+    );
+    assert_nothing_left(&cluster);
+}
+
+#[test]
+fn closed_watches_are_resumed_without_losing_the_run() {
+    let scratch = Scratch::new();
+    let (_s3, cluster, daemon) = stack(&scratch, &[]);
+    let example = scratch.workflow("example");
+    let run_id = submit(&daemon, &example, &["workflow-zeta", "params-red"]);
+    let mut follower = Follower::start(&daemon, &example, &run_id);
+    follower.wait_for("job_started");
+
+    cluster.close_watches();
+
+    let (code, events) = follower.finish();
+    assert_eq!(code, 0);
+    assert_eq!(events.jobids("job_started"), events.jobids("job_finished"));
+    assert_nothing_left(&cluster);
+}
