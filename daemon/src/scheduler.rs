@@ -203,6 +203,8 @@ impl Scheduler {
         };
         let mut runs = self.inner.store.list_runs(filter).await?;
         runs.reverse();
+        let in_flight: Vec<String> = runs.iter().map(|run| run.id.clone()).collect();
+        self.inner.backend.sweep(&in_flight).await;
         for run in runs {
             if run.phase == RunPhase::Queued {
                 tracing::info!(run_id = %run.id, "queueing again after restart");

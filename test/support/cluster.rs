@@ -177,6 +177,15 @@ impl Cluster {
         });
     }
 
+    /// Creates a Job in the runs' namespace from its JSON.
+    pub fn create_job(&self, job: serde_json::Value) {
+        let job: k8s_openapi::api::batch::v1::Job = object(job);
+        self.block_on(async |client| {
+            let jobs = Api::<k8s_openapi::api::batch::v1::Job>::namespaced(client, NAMESPACE);
+            jobs.create(&PostParams::default(), &job).await.map(|_| ())
+        });
+    }
+
     /// Names of objects of kind `K` in the runs' namespace.
     pub fn names<K>(&self) -> Vec<String>
     where

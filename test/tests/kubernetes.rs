@@ -247,3 +247,23 @@ fn closed_watches_are_resumed_without_losing_the_run() {
     assert_eq!(events.jobids("job_started"), events.jobids("job_finished"));
     assert_nothing_left(&cluster);
 }
+
+#[test]
+fn a_restarted_daemon_deletes_jobs_of_runs_that_are_over() {
+    let scratch = Scratch::new();
+    let s3 = S3::start(&scratch);
+    let cluster = Cluster::start(&scratch, &s3);
+    // As if byok8sd had stopped between a run's end and its cleanup.
+    cluster.create_job(serde_json::json!({
+        "metadata": { "name": "byok8s-run-gone", "labels": {
+            "app.kubernetes.io/managed-by": "byok8sd", "byok8s.io/run": "run-gone" } },
+        "spec": { "template": { "spec": { "restartPolicy": "Never", "containers": [
+            { "name": "driver", "image": "byok8s/runner", "command": ["sleep", "600"] }
+        ] } } },
+    }));
+    assert_eq!(cluster.names::<Job>(), ["byok8s-run-gone"]);
+
+    let _daemon = cluster::daemon(&scratch, &cluster, &s3, &[]);
+
+    assert_nothing_left(&cluster);
+}

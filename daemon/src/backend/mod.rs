@@ -88,6 +88,14 @@ impl Backend {
         }
     }
 
+    /// Removes what the backend left of runs that are not in flight (after a crash between a
+    /// run's end and its cleanup, say).
+    pub async fn sweep(&self, in_flight: &[String]) {
+        if let Backend::Kubernetes(cluster) = self {
+            cluster.sweep(in_flight).await;
+        }
+    }
+
     /// True when runs keep executing while the daemon is down, so that a restarted daemon
     /// re-attaches to them instead of marking them interrupted.
     pub fn runs_survive_restarts(&self) -> bool {

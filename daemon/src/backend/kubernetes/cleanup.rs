@@ -58,6 +58,36 @@ pub async fn remove_run(
     }
 }
 
+/// Deletes the Jobs labelled as byok8sd's whose run is not in `in_flight`: left behind when
+/// the daemon stopped between a run's end and its cleanup.
+pub async fn sweep(client: &Client, namespace: &str, in_flight: &[String]) {
+    let jobs: Api<Job> = Api::namespaced(client.clone(), namespace);
+    let managed = format!("{}={}", labels::MANAGED_BY, labels::MANAGER);
+    let listed = match jobs.list(&ListParams::default().labels(&managed)).await {
+        Ok(list) => list.items,
+        Err(error) => {
+            tracing::warn!(error = %error, "could not list the Jobs byok8sd manages");
+            return;
+        }
+    };
+    let orphans: Vec<String> = listed
+        .into_iter()
+        .filter(|job| {
+            let run = job
+                .metadata
+                .labels
+                .as_ref()
+                .and_then(|l| l.get(labels::RUN));
+            run.is_none_or(|run| !in_flight.contains(run))
+        })
+        .filter_map(|job| job.metadata.name)
+        .collect();
+    for name in &orphans {
+        tracing::warn!(job = %name, "deleting a Job whose run is over");
+    }
+    delete_all(&jobs, &orphans, &DeleteParams::foreground()).await;
+}
+
 /// Deletes the Jobs and waits until they are gone.
 async fn delete_all(jobs: &Api<Job>, names: &[String], params: &DeleteParams) {
     for name in names {

@@ -75,6 +75,11 @@ impl KubernetesBackend {
         })
     }
 
+    /// Deletes every Job byok8sd manages whose run is not in flight.
+    pub async fn sweep(&self, in_flight: &[String]) {
+        cleanup::sweep(&self.client, &self.settings.namespace, in_flight).await;
+    }
+
     pub fn namespace(&self) -> &str {
         &self.settings.namespace
     }
@@ -143,10 +148,10 @@ impl KubernetesBackend {
             Err(error) => return Err(format!("could not reach the Kubernetes API: {error}")),
         }
 
-        let bundle = std::fs::read(
-            crate::backend::local::run_dir(&self.runs_dir, &run.id).join("bundle.tar.gz"),
-        )
-        .map_err(|e| format!("could not read the run's bundle: {e}"))?;
+        let stored = crate::backend::local::run_dir(&self.runs_dir, &run.id).join("bundle.tar.gz");
+        let bundle = tokio::fs::read(stored)
+            .await
+            .map_err(|e| format!("could not read the run's bundle: {e}"))?;
         let config = serde_json::to_vec(&run.spec.config).expect("a JSON object always serialises");
         self.staging
             .upload(storage, bundle, config)
@@ -193,5 +198,35 @@ fn judge(end: DriverEnd, logged: Option<String>) -> Outcome {
             let reason = logged.filter(|r| !r.is_empty()).unwrap_or(message);
             Outcome::new(RunPhase::Failed, reason)
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_failure_reported_by_snakemake_explains_a_failed_driver_best() {
+        let logged = Some("rule doomed: exit status 3".to_owned());
+        let outcome = judge(DriverEnd::Failed("BackoffLimitExceeded".into()), logged);
+        assert_eq!(
+            outcome,
+            Outcome::new(RunPhase::Failed, "rule doomed: exit status 3")
+        );
+    }
+
+    #[test]
+    fn without_a_logged_reason_the_job_condition_explains_it() {
+        let outcome = judge(DriverEnd::Failed("BackoffLimitExceeded".into()), None);
+        assert_eq!(outcome.reason, "BackoffLimitExceeded");
+    }
+
+    #[test]
+    fn a_deleted_driver_fails_the_run() {
+        assert_eq!(judge(DriverEnd::Deleted, None).phase, RunPhase::Failed);
+        assert_eq!(
+            judge(DriverEnd::Succeeded, Some("x".into())).phase,
+            RunPhase::Succeeded
+        );
     }
 }
