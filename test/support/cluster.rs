@@ -95,8 +95,10 @@ impl Cluster {
         let venv_bin = snakemake().parent().expect("venv bin").to_owned();
         let python_path = repo_root().join("deploy/runner/python");
         let wheels = repo_root().join(".tools/wheels");
+        // The repository may be anywhere, /tmp included, which pods do not share with the host.
         let options = HarnessOptions {
             runner_paths: vec![venv_bin],
+            runner_dirs: vec![python_path.clone(), wheels.clone()],
             runner_env: vec![
                 ("PYTHONPATH".into(), python_path.display().to_string()),
                 ("PIP_NO_INDEX".into(), "1".into()),

@@ -63,6 +63,7 @@ impl Cluster {
             state_dir: std::env::temp_dir().join("byok8s-test-cluster-unit"),
             listen: "127.0.0.1:0".parse().expect("a valid address"),
             runner_paths: Vec::new(),
+            runner_dirs: Vec::new(),
             runner_env: Vec::new(),
             grace_cap_seconds: 1,
         };

@@ -23,6 +23,11 @@ pub struct Config {
     #[arg(long = "runner-path", value_name = "DIR")]
     pub runner_paths: Vec<PathBuf>,
 
+    /// Directory made visible, read-only at its own path, in every pod (more emulated image
+    /// contents, such as Python packages on PYTHONPATH). Repeatable.
+    #[arg(long = "runner-dir", value_name = "DIR")]
+    pub runner_dirs: Vec<PathBuf>,
+
     /// Environment variable set in every pod, as KEY=VALUE. Repeatable.
     #[arg(long = "runner-env", value_name = "KEY=VALUE", value_parser = parse_key_value)]
     pub runner_env: Vec<(String, String)>,

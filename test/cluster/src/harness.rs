@@ -50,6 +50,8 @@ pub struct HarnessOptions {
     /// The binary; by default `$BYOK8S_TEST_CLUSTER_BIN` or the one next to the test binary.
     pub binary: Option<PathBuf>,
     pub runner_paths: Vec<PathBuf>,
+    /// Directories visible read-only in pods at their own paths.
+    pub runner_dirs: Vec<PathBuf>,
     pub runner_env: Vec<(String, String)>,
     pub grace_cap_seconds: Option<u64>,
     /// Extra `BYOK8S_TEST_CLUSTER_LOG` filter, e.g. `debug`.
@@ -265,6 +267,9 @@ fn spawn(binary: &Path, state_dir: &Path, options: &HarnessOptions) -> Result<Ch
         .stderr(log);
     for path in &options.runner_paths {
         command.arg("--runner-path").arg(path);
+    }
+    for dir in &options.runner_dirs {
+        command.arg("--runner-dir").arg(dir);
     }
     for (key, value) in &options.runner_env {
         command.arg("--runner-env").arg(format!("{key}={value}"));

@@ -36,7 +36,14 @@ impl EventFilter {
             return None;
         }
         let uid = event.metadata.uid.clone().unwrap_or_default();
-        if !self.reported.insert((uid, event.count.unwrap_or(1))) {
+        // Events written through events.k8s.io count their repeats in `series`.
+        let count = event
+            .series
+            .as_ref()
+            .and_then(|s| s.count)
+            .or(event.count)
+            .unwrap_or(1);
+        if !self.reported.insert((uid, count)) {
             return None;
         }
         let kind = event

@@ -54,9 +54,15 @@ pub async fn follow(
             0
         }
     };
-    let deadline = tokio::time::Instant::now() + RETRY_FOR;
+    let mut deadline = tokio::time::Instant::now() + RETRY_FOR;
     loop {
-        match follow_once(&pods, &target, &mut read, &mut lines, &sink, &heard).await {
+        let before = read;
+        let followed = follow_once(&pods, &target, &mut read, &mut lines, &sink, &heard).await;
+        // Giving up is for a log that never comes, not for a long one that broke off.
+        if read > before {
+            deadline = tokio::time::Instant::now() + RETRY_FOR;
+        }
+        match followed {
             Ok(()) if container_done(&pods, &target).await => return lines,
             Ok(()) | Err(_) if tokio::time::Instant::now() > deadline => {
                 tracing::warn!(log = %key, "gave up following a log");
@@ -118,10 +124,13 @@ async fn follow_once(
     }
 }
 
-/// True once the container has terminated (or the pod is gone): its log is complete.
+/// True once the container has terminated (or the pod is gone): its log is complete. An API
+/// error proves neither, so following goes on.
 async fn container_done(pods: &Api<Pod>, target: &LogTarget) -> bool {
-    let Ok(Some(pod)) = pods.get_opt(&target.pod).await else {
-        return true;
+    let pod = match pods.get_opt(&target.pod).await {
+        Ok(Some(pod)) => pod,
+        Ok(None) => return true,
+        Err(_) => return false,
     };
     let statuses = pod
         .status

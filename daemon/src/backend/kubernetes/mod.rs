@@ -135,17 +135,17 @@ impl KubernetesBackend {
     ) -> Result<(), String> {
         let jobs: Api<Job> = Api::namespaced(self.client.clone(), &self.settings.namespace);
         let name = driver::job_name(&run.id);
-        match jobs.get_opt(&name).await {
-            Ok(Some(_)) => {
+        match existing_driver(&jobs, &name).await? {
+            true => {
                 tracing::info!(job = %name, "re-attaching to the driver Job");
                 return Ok(());
             }
-            // Starting it again would run the workflow a second time.
-            Ok(None) if run.phase == RunPhase::Running => {
+            // Created before (its detail is recorded only after creation): starting it again
+            // would run the workflow a second time.
+            false if run.details.contains_key("driver_job") => {
                 return Err("the driver Job disappeared while byok8sd was not watching".into());
             }
-            Ok(None) => {}
-            Err(error) => return Err(format!("could not reach the Kubernetes API: {error}")),
+            false => {}
         }
 
         let stored = crate::backend::local::run_dir(&self.runs_dir, &run.id).join("bundle.tar.gz");
@@ -164,9 +164,12 @@ impl KubernetesBackend {
             })?;
 
         let job = driver::driver_job(run, storage, &self.settings);
-        jobs.create(&PostParams::default(), &job)
-            .await
-            .map_err(|e| format!("could not create the driver Job: {e}"))?;
+        match jobs.create(&PostParams::default(), &job).await {
+            // Created by a daemon that died before recording it: the same run, so keep it.
+            Ok(_) => {}
+            Err(kube::Error::Api(status)) if status.code == 409 => {}
+            Err(error) => return Err(format!("could not create the driver Job: {error}")),
+        }
         sink.set_detail("namespace", &self.settings.namespace).await;
         sink.set_detail("driver_job", &name).await;
         sink.set_detail("storage_prefix", &storage.prefix_url).await;
@@ -185,6 +188,23 @@ impl KubernetesBackend {
             leftovers,
         )
         .await;
+    }
+}
+
+/// Whether the driver Job exists, asking again for a while when the API does not answer: a
+/// wrong "no" would fail a run that is going on.
+async fn existing_driver(jobs: &Api<Job>, name: &str) -> Result<bool, String> {
+    let mut attempts = 0;
+    loop {
+        match jobs.get_opt(name).await {
+            Ok(found) => return Ok(found.is_some()),
+            Err(error) if attempts == 5 => {
+                return Err(format!("could not reach the Kubernetes API: {error}"));
+            }
+            Err(error) => tracing::warn!(job = name, error = %error, "retrying"),
+        }
+        attempts += 1;
+        tokio::time::sleep(Duration::from_secs(2 << attempts)).await;
     }
 }
 

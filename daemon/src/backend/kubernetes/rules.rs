@@ -24,14 +24,25 @@ fn command_line(job: &Job) -> String {
     parts.map(String::as_str).collect::<Vec<_>>().join(" ")
 }
 
-/// True when `job` is a rule Job of the run whose storage prefix is `prefix_url`. The prefix is
-/// matched as a whole word, so that `.../run-1` does not claim the Jobs of `.../run-10`.
+/// True when `job` is a rule Job of the run whose storage prefix is `prefix_url`: a value of
+/// its `--default-storage-prefix` is exactly that prefix. Matching only that option keeps text
+/// elsewhere in the command (wildcard values, which users control) from claiming a Job, and
+/// whole-value matching keeps `.../run-1` from claiming the Jobs of `.../run-10`.
 pub fn belongs_to_run(job: &Job, prefix_url: &str) -> bool {
+    const OPTION: &str = "--default-storage-prefix";
     let command = command_line(job);
-    command.match_indices(prefix_url).any(|(at, _)| {
-        let next = command[at + prefix_url.len()..].chars().next();
-        next.is_none_or(|c| c == '/' || c == ' ' || c == '\'' || c == '"')
-    })
+    let mut words = command.split_whitespace().peekable();
+    while let Some(word) = words.next() {
+        let value = match word.strip_prefix(OPTION) {
+            Some("") => words.peek().copied(),
+            Some(rest) => rest.strip_prefix('='),
+            None => None,
+        };
+        if value.is_some_and(|v| v.trim_matches(|c| c == '\'' || c == '"') == prefix_url) {
+            return true;
+        }
+    }
+    false
 }
 
 /// The rule a Job runs, from `--allowed-rules NAME` in its command.
@@ -44,7 +55,8 @@ pub fn rule_name(job: &Job) -> Option<String> {
 }
 
 /// The Secret Snakemake's executor made for this run's rule jobs (it holds the storage
-/// settings), found through the Jobs' environment.
+/// settings), found through the Jobs' environment. The executor names it with a random UUID;
+/// a reference to any other Secret is not the executor's and is never returned.
 pub fn executor_secret(job: &Job) -> Option<String> {
     let container = job
         .spec
@@ -56,8 +68,19 @@ pub fn executor_secret(job: &Job) -> Option<String> {
         .first()?;
     container.env.iter().flatten().find_map(|var| {
         let reference = var.value_from.as_ref()?.secret_key_ref.as_ref()?;
-        Some(reference.name.clone())
+        is_uuid(&reference.name).then(|| reference.name.clone())
     })
+}
+
+/// `8-4-4-4-12` lowercase hexadecimal digits.
+fn is_uuid(name: &str) -> bool {
+    let groups: Vec<&str> = name.split('-').collect();
+    let lengths: Vec<usize> = groups.iter().map(|g| g.len()).collect();
+    let hex = |g: &&str| {
+        g.chars()
+            .all(|c| c.is_ascii_digit() || ('a'..='f').contains(&c))
+    };
+    lengths == [8, 4, 4, 4, 12] && groups.iter().all(hex)
 }
 
 #[cfg(test)]
@@ -75,7 +98,7 @@ mod tests {
                     "command": ["/bin/sh"],
                     "args": ["-c", command],
                     "env": [{ "name": "SNAKEMAKE_STORAGE_S3_SECRET_KEY", "valueFrom": {
-                        "secretKeyRef": { "name": "5f0c-uuid", "key": "snakemake_storage_s3_secret_key" }
+                        "secretKeyRef": { "name": "5f0c1a2b-0000-4000-8000-0123456789ab", "key": "k" }
                     }}],
                 }],
             }}},
@@ -102,6 +125,27 @@ mod tests {
     }
 
     #[test]
+    fn the_prefix_elsewhere_in_the_command_does_not_claim_a_job() {
+        let forged = "python -m snakemake --default-storage-prefix s3://b/p/u/run-2 \
+            --target-jobs 'r:x=s3://b/p/u/run-1' --allowed-rules 'r'";
+        assert!(!belongs_to_run(&rule_job(forged), "s3://b/p/u/run-1"));
+        let joined = "python -m snakemake --default-storage-prefix='s3://b/p/u/run-1'";
+        assert!(belongs_to_run(&rule_job(joined), "s3://b/p/u/run-1"));
+    }
+
+    #[test]
+    fn secrets_not_named_like_the_executors_are_never_claimed() {
+        let job = rule_job(COMMAND);
+        let mut value = serde_json::to_value(&job).unwrap();
+        value["spec"]["template"]["spec"]["containers"][0]["env"][0]["valueFrom"]["secretKeyRef"]
+            ["name"] = "byok8s-s3".into();
+        assert_eq!(
+            executor_secret(&serde_json::from_value(value).unwrap()),
+            None
+        );
+    }
+
+    #[test]
     fn the_rule_name_comes_from_allowed_rules() {
         assert_eq!(rule_name(&rule_job(COMMAND)).as_deref(), Some("zeta_a1"));
         assert_eq!(rule_name(&rule_job("true")), None);
@@ -111,7 +155,7 @@ mod tests {
     fn the_executor_secret_is_found_through_the_environment() {
         assert_eq!(
             executor_secret(&rule_job(COMMAND)).as_deref(),
-            Some("5f0c-uuid")
+            Some("5f0c1a2b-0000-4000-8000-0123456789ab")
         );
     }
 }

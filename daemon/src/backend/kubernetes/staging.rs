@@ -21,8 +21,14 @@ pub enum StagingError {
     Settings(String),
     #[error("AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY must be set for the S3 client")]
     MissingCredentials,
+    /// The error never carries the request's URL: a presigned URL holds the access key id and
+    /// a signature valid for minutes.
     #[error("S3 request failed")]
-    Request(#[from] reqwest::Error),
+    Request(#[source] reqwest::Error),
+}
+
+fn redacted(error: reqwest::Error) -> StagingError {
+    StagingError::Request(error.without_url())
 }
 
 /// A client of the runs' bucket, with the daemon's own credentials.
@@ -49,7 +55,10 @@ impl Staging {
         let bucket = Bucket::new(endpoint, UrlStyle::Path, s3.bucket.clone(), region)
             .map_err(|e| StagingError::Settings(format!("{e}")))?;
         let credentials = Credentials::from_env().ok_or(StagingError::MissingCredentials)?;
-        let http = reqwest::Client::builder().timeout(TIMEOUT).build()?;
+        let http = reqwest::Client::builder()
+            .timeout(TIMEOUT)
+            .build()
+            .map_err(redacted)?;
         Ok(Staging {
             bucket,
             credentials,
@@ -68,12 +77,14 @@ impl Staging {
                 .bucket
                 .put_object(Some(&self.credentials), key)
                 .sign(SIGNED_FOR);
-            self.http
+            let response = self
+                .http
                 .put(url)
                 .body(body)
                 .send()
-                .await?
-                .error_for_status()?;
+                .await
+                .map_err(redacted)?;
+            response.error_for_status().map_err(redacted)?;
         }
         Ok(())
     }
@@ -86,7 +97,8 @@ impl Staging {
                 .bucket
                 .delete_object(Some(&self.credentials), key)
                 .sign(SIGNED_FOR);
-            self.http.delete(url).send().await?.error_for_status()?;
+            let response = self.http.delete(url).send().await.map_err(redacted)?;
+            response.error_for_status().map_err(redacted)?;
         }
         Ok(())
     }

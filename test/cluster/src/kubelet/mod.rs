@@ -255,13 +255,13 @@ fn start(cluster: &Arc<Cluster>, pod: &Value) {
 /// The directories that emulate the runner image: each `--runner-path`, or its parent when
 /// it is a `bin` directory (a venv or prefix needs its `lib` too).
 pub fn runner_roots(cluster: &Cluster) -> Vec<PathBuf> {
-    cluster
-        .config
+    let config = &cluster.config;
+    let paths = config
         .runner_paths
         .iter()
         .map(|path| match (path.file_name(), path.parent()) {
             (Some(name), Some(parent)) if name == "bin" => parent.to_path_buf(),
             _ => path.clone(),
-        })
-        .collect()
+        });
+    paths.chain(config.runner_dirs.iter().cloned()).collect()
 }

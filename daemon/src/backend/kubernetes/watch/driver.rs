@@ -22,11 +22,21 @@ pub async fn watch_driver_job(
     let api: Api<Job> = Api::namespaced(shared.client.clone(), &shared.namespace);
     let config = watcher::Config::default().fields(&format!("metadata.name={name}"));
     let mut stream = std::pin::pin!(event_stream(api, config));
+    // A (re-)list reports no deletion: a Job missing from it was deleted meanwhile.
+    let mut listed = false;
     while let Some(event) = stream.next().await {
         let end = match event {
-            Event::Apply(job) | Event::InitApply(job) => job_end(&job),
+            Event::Apply(job) => job_end(&job),
+            Event::InitApply(job) => {
+                listed = true;
+                job_end(&job)
+            }
             Event::Delete(_) => Some(DriverEnd::Deleted),
-            Event::Init | Event::InitDone => None,
+            Event::Init => {
+                listed = false;
+                None
+            }
+            Event::InitDone => (!listed).then_some(DriverEnd::Deleted),
         };
         if let Some(end) = end {
             ended.send_replace(Some(end));

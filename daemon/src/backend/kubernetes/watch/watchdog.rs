@@ -27,7 +27,7 @@ pub async fn watchdog_task(
         let active = !locked(&shared.active_rule_jobs).is_empty();
         if seen && !active && idle >= limit {
             let reason = format!(
-                "every rule Job had ended but Snakemake reported nothing for {}s; it has likely \\
+                "every rule Job had ended but Snakemake reported nothing for {}s; it has likely \
                  lost track of a job (a failed status check), so the run was stopped",
                 limit.as_secs()
             );
