@@ -2,6 +2,7 @@
 //! serves until a shutdown signal.
 
 use std::future::Future;
+use std::net::SocketAddr;
 use std::path::Path;
 use std::time::Duration;
 
@@ -16,6 +17,7 @@ use crate::backend::kubernetes::settings::{ClusterSettings, S3Settings};
 use crate::backend::{Backend, local::LocalBackend, snakemake};
 use crate::bundle::BundleLimits;
 use crate::config::{BackendKind, Config, KubernetesArgs};
+use crate::data_dir::{DataDir, DataDirError, create_private};
 use crate::events::EventLog;
 use crate::scheduler::{Scheduler, SchedulerConfig};
 use crate::store::{Store, StoreError};
@@ -25,11 +27,8 @@ use crate::tls::{TlsError, TlsSource};
 /// Why the daemon could not start or keep serving.
 #[derive(Debug, thiserror::Error)]
 pub enum StartError {
-    #[error("could not create the data directory {path}")]
-    DataDir {
-        path: String,
-        source: std::io::Error,
-    },
+    #[error(transparent)]
+    DataDir(#[from] DataDirError),
     #[error("could not set up TLS")]
     Tls(#[from] TlsError),
     #[error("could not open the database")]
@@ -58,20 +57,14 @@ const MESSAGE_OVERHEAD: usize = 4 * 1024 * 1024;
 
 /// Serves until `shutdown` resolves, then stops every run and returns.
 pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> Result<(), StartError> {
-    let data_dir = config.data_dir();
-    let runs_dir = data_dir.join("runs");
-    create_dir(&runs_dir)?;
-    let tls = match (&config.tls_cert, &config.tls_key) {
-        (Some(cert), Some(key)) => TlsSource::Files {
-            cert: cert.clone(),
-            key: key.clone(),
-        },
-        _ => TlsSource::SelfSigned {
-            dir: data_dir.join("tls"),
-        },
-    };
-    let tls = crate::tls::server_config(&tls)?;
-    let store = Store::open(&data_dir.join("byok8sd.db"))?;
+    let data_dir = DataDir::open(&config.data_dir())?;
+    let runs_dir = data_dir.path().join("runs");
+    create_private(&runs_dir).map_err(|source| DataDirError::Create {
+        path: runs_dir.display().to_string(),
+        source,
+    })?;
+    let tls = crate::tls::server_config(&tls_source(&config, data_dir.path()))?;
+    let store = Store::open(&data_dir.path().join("byok8sd.db"))?;
     let events = EventLog::new(store.clone());
 
     let grace = Duration::from_secs(config.cancel_grace_seconds);
@@ -82,35 +75,28 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> Result<(
             max_entries: 10_000,
         },
     };
-    let backend = build_backend(&config, &data_dir, &runs_dir, grace, limits.bundle).await?;
+    let backend = build_backend(&config, data_dir.path(), &runs_dir, grace, limits.bundle).await?;
+    let backend_name = backend.name();
     let scheduler_config = SchedulerConfig {
         max_concurrent_runs: config.max_concurrent_runs as usize,
         runs_dir,
         limits,
         cancel_wait: grace + Duration::from_secs(5),
     };
-    let backend_name = backend.name();
     let scheduler = Scheduler::new(store, events, backend, scheduler_config);
-    scheduler.recover().await.map_err(StartError::Recover)?;
 
-    let listener = TcpListener::bind(config.listen)
-        .await
-        .map_err(|source| StartError::Listen {
-            address: config.listen.to_string(),
-            source,
-        })?;
-    let address = listener.local_addr().map_err(|source| StartError::Listen {
-        address: config.listen.to_string(),
-        source,
-    })?;
-    tracing::info!(addr = %address, data_dir = %data_dir.display(), backend = backend_name, "listening");
+    // Listening comes before recovering, so that a daemon that cannot serve (the port is
+    // taken) stops before it touches, starts or re-attaches to any run.
+    let listener = listen(config.listen).await?;
+    scheduler.recover().await.map_err(StartError::Recover)?;
+    tracing::info!(addr = %local_addr(&listener, config.listen)?, data_dir = %data_dir.path().display(), backend = backend_name, "listening");
 
     let service = RunsServer::new(RunsService::new(scheduler.clone()))
         .max_decoding_message_size(config.max_bundle_bytes.saturating_add(MESSAGE_OVERHEAD));
     let stopping = async {
         shutdown.await;
         tracing::info!("shutting down: stopping runs");
-        scheduler.shutdown(grace + Duration::from_secs(5)).await;
+        scheduler.shutdown(shutdown_wait(grace)).await;
         scheduler.events().close();
     };
     Server::builder()
@@ -120,6 +106,40 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> Result<(
         .await?;
     tracing::info!("stopped");
     Ok(())
+}
+
+fn tls_source(config: &Config, data_dir: &Path) -> TlsSource {
+    match (&config.tls_cert, &config.tls_key) {
+        (Some(cert), Some(key)) => TlsSource::Files {
+            cert: cert.clone(),
+            key: key.clone(),
+        },
+        _ => TlsSource::SelfSigned {
+            dir: data_dir.join("tls"),
+        },
+    }
+}
+
+async fn listen(address: SocketAddr) -> Result<TcpListener, StartError> {
+    TcpListener::bind(address)
+        .await
+        .map_err(|source| StartError::Listen {
+            address: address.to_string(),
+            source,
+        })
+}
+
+fn local_addr(listener: &TcpListener, asked: SocketAddr) -> Result<SocketAddr, StartError> {
+    listener.local_addr().map_err(|source| StartError::Listen {
+        address: asked.to_string(),
+        source,
+    })
+}
+
+/// How long a shutdown waits for executing runs to stop: the grace Snakemake gets after
+/// SIGINT, then the kill, the draining of its output and the recording of the end.
+fn shutdown_wait(grace: Duration) -> Duration {
+    grace + crate::backend::local::DRAIN_TIMEOUT + Duration::from_secs(10)
 }
 
 /// The backend the configuration asks for, checked so that a wrong setting fails the start and
@@ -173,18 +193,4 @@ fn cluster_settings(args: &KubernetesArgs) -> Result<ClusterSettings, StartError
         max_rule_jobs: args.max_rule_jobs,
         watchdog_seconds: args.watchdog_seconds,
     })
-}
-
-/// Creates the directory (and its parents) readable by the owner only: it holds the TLS key,
-/// the database and every run's files.
-fn create_dir(path: &Path) -> Result<(), StartError> {
-    use std::os::unix::fs::DirBuilderExt;
-    std::fs::DirBuilder::new()
-        .recursive(true)
-        .mode(0o700)
-        .create(path)
-        .map_err(|source| StartError::DataDir {
-            path: path.display().to_string(),
-            source,
-        })
 }

@@ -5,6 +5,7 @@ mod backend;
 mod bundle;
 mod config;
 mod daemon;
+mod data_dir;
 mod error;
 mod events;
 mod names;

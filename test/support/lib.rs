@@ -56,6 +56,8 @@ pub struct Daemon {
     child: Option<Child>,
     pub address: String,
     data: PathBuf,
+    /// Where the daemon runs, when it is given its data directory relative to it.
+    cwd: Option<PathBuf>,
     extra_args: Vec<String>,
     env: Vec<(String, String)>,
 }
@@ -78,11 +80,44 @@ impl Daemon {
             child: None,
             address: String::new(),
             data,
+            cwd: None,
             extra_args,
             env,
         };
         daemon.launch();
         daemon
+    }
+
+    /// Like [`Daemon::start`], run from `scratch` and given its data directory as the relative
+    /// path `data`.
+    pub fn start_relative(scratch: &Scratch, extra_args: &[&str]) -> Daemon {
+        let mut daemon = Daemon {
+            child: None,
+            address: String::new(),
+            data: scratch.path().join("data"),
+            cwd: Some(scratch.path().to_owned()),
+            extra_args: extra_args.iter().map(|a| a.to_string()).collect(),
+            env: Vec::new(),
+        };
+        daemon.launch();
+        daemon
+    }
+
+    /// The daemon's command line, with everything but `--listen`.
+    pub fn command(&self) -> Command {
+        let mut command = Command::new(binary("byok8sd"));
+        command
+            .args(["--log-format", "json", "--cancel-grace-seconds", "5"])
+            .arg("--snakemake")
+            .arg(snakemake())
+            .args(&self.extra_args)
+            .envs(self.env.iter().map(|(k, v)| (k, v)))
+            .env_remove("RUST_LOG");
+        match &self.cwd {
+            Some(cwd) => command.current_dir(cwd).args(["--data-dir", "data"]),
+            None => command.arg("--data-dir").arg(&self.data),
+        };
+        command
     }
 
     fn launch(&mut self) {
@@ -92,22 +127,9 @@ impl Daemon {
         } else {
             &self.address
         };
-        let mut child = Command::new(binary("byok8sd"))
-            .args([
-                "--listen",
-                listen,
-                "--log-format",
-                "json",
-                "--cancel-grace-seconds",
-                "5",
-            ])
-            .arg("--data-dir")
-            .arg(&self.data)
-            .arg("--snakemake")
-            .arg(snakemake())
-            .args(&self.extra_args)
-            .envs(self.env.iter().map(|(k, v)| (k, v)))
-            .env_remove("RUST_LOG")
+        let mut child = self
+            .command()
+            .args(["--listen", listen])
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
             .spawn()

@@ -15,7 +15,7 @@ use crate::bundle::{self, BundleLimits};
 use crate::run::RunRecord;
 
 /// How long output readers may take to finish after the process group is gone.
-const DRAIN_TIMEOUT: Duration = Duration::from_secs(5);
+pub const DRAIN_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// Settings of the local backend.
 #[derive(Clone, Debug)]
