@@ -19,9 +19,13 @@ pub enum Error {
     #[error("{0}")]
     KeyReused(String),
 
+    /// The daemon is stopping and takes no new runs; the next one will.
+    #[error("byok8sd is shutting down; try again when it is back")]
+    ShuttingDown,
+
     /// The database failed.
     #[error("the run store failed")]
-    Store(StoreError),
+    Store(#[source] StoreError),
 
     /// The run's payload could not be written to the data directory.
     #[error("could not store the run's files")]
@@ -38,6 +42,8 @@ impl From<Error> for Status {
             Error::RunNotFound(_) => Code::NotFound,
             // The key names something that already exists, made from other inputs.
             Error::KeyReused(_) => Code::AlreadyExists,
+            // UNAVAILABLE is the code clients may retry as is; the request changed nothing.
+            Error::ShuttingDown => Code::Unavailable,
             Error::Store(_) | Error::Payload(_) => Code::Internal,
         };
         if code == Code::Internal {
@@ -91,6 +97,21 @@ mod tests {
     fn unknown_runs_are_not_found() {
         let status = Status::from(Error::RunNotFound("run-x".into()));
         assert_eq!(status.code(), Code::NotFound);
+    }
+
+    #[test]
+    fn a_shutting_down_daemon_is_unavailable_so_clients_retry() {
+        let status = Status::from(Error::ShuttingDown);
+        assert_eq!(status.code(), Code::Unavailable);
+    }
+
+    #[test]
+    fn store_failures_keep_their_cause_for_the_log() {
+        let error = Error::from(StoreError::Finished { id: "run-x".into() });
+        assert_eq!(
+            chain(&error),
+            "the run store failed: run run-x has already finished"
+        );
     }
 
     #[test]

@@ -114,7 +114,14 @@ impl EventLog {
             time: Some(to_timestamp(SystemTime::now())),
             kind: Some(kind),
         };
-        self.store.append_event(event.clone(), cursor).await?;
+        if let Err(error) = self.store.append_event(event.clone(), cursor).await {
+            // A late event may have made a fresh channel for a run that is over; it will
+            // never be used again.
+            if matches!(error, StoreError::Finished { .. }) {
+                self.forget(run_id);
+            }
+            return Err(error);
+        }
         *next = Some(seq + 1);
 
         let finished = terminal_phase(&event);
@@ -154,10 +161,17 @@ impl EventLog {
             request,
         };
         let closing = self.closing.clone();
+        let events = self.clone();
         tokio::spawn(async move {
-            tokio::select! {
-                () = feed.run(live) => {}
-                () = closing.cancelled() => {}
+            let run_id = feed.request.run_id.clone();
+            let ended = tokio::select! {
+                ended = feed.run(live) => ended,
+                () = closing.cancelled() => false,
+            };
+            // Subscribing just as the run finished can make a channel after its last event
+            // removed the old one; nothing can be appended any more, so it goes too.
+            if ended {
+                events.forget(&run_id);
             }
         });
         ReceiverStream::new(receiver)
@@ -193,12 +207,14 @@ enum Stop {
 }
 
 impl Feed {
-    async fn run(mut self, live: Option<broadcast::Receiver<RunEvent>>) {
+    /// Feeds the watcher; true when it reached the run's terminal phase.
+    async fn run(mut self, live: Option<broadcast::Receiver<RunEvent>>) -> bool {
         let mut cursor = self.request.after_seq;
-        let result = self.catch_up(&mut cursor).await;
-        if let (Ok(()), Some(live)) = (result, live) {
-            let _ = self.follow(live, cursor).await;
+        let mut result = self.catch_up(&mut cursor).await;
+        if let (Ok(()), Some(live)) = (&result, live) {
+            result = self.follow(live, cursor).await;
         }
+        matches!(result, Err(Stop::RunFinished))
     }
 
     /// Sends everything stored after `cursor`; ends the watch once a terminal phase is sent.
@@ -261,11 +277,9 @@ impl Feed {
     }
 
     async fn fail(&mut self, error: StoreError) -> Result<(), Stop> {
-        tracing::error!(run_id = %self.request.run_id, error = %crate::error::chain(&error), "watch failed");
-        let _ = self
-            .sender
-            .send(Err(Status::internal("reading the run's events failed")))
-            .await;
+        // Turned into a status in the one place that does so, which also logs the cause.
+        let status = Status::from(crate::error::Error::Store(error));
+        let _ = self.sender.send(Err(status)).await;
         Err(Stop::WatcherGone)
     }
 }
@@ -379,6 +393,35 @@ mod tests {
         writer.await.unwrap();
         let expected: Vec<u64> = (5..=BROADCAST_CAPACITY as u64 + 101).collect();
         assert_eq!(got, expected);
+    }
+
+    #[tokio::test]
+    async fn a_late_event_for_a_finished_run_is_refused_and_keeps_no_channel() {
+        let (_dir, store) = open_temp();
+        store.insert_run(record("run-a", None)).await.unwrap();
+        let events = EventLog::new(store);
+        events.append("run-a", finished()).await.unwrap();
+
+        let late = events.append("run-a", log(2)).await;
+
+        assert!(matches!(late, Err(StoreError::Finished { .. })), "{late:?}");
+        let channels = events.channels.lock().unwrap().len();
+        assert_eq!(channels, 0, "no channel is kept for a finished run");
+    }
+
+    #[tokio::test]
+    async fn a_watch_that_reaches_the_end_of_a_run_keeps_no_channel() {
+        let (_dir, store) = open_temp();
+        store.insert_run(record("run-a", None)).await.unwrap();
+        let events = EventLog::new(store);
+        events.append("run-a", finished()).await.unwrap();
+
+        // As if the run finished between the caller reading it and subscribing.
+        assert_eq!(seqs(events.watch(request(0, true))).await, [1]);
+
+        tokio::task::yield_now().await;
+        let channels = events.channels.lock().unwrap().len();
+        assert_eq!(channels, 0);
     }
 
     #[tokio::test]

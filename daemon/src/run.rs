@@ -11,7 +11,8 @@ use serde::{Deserialize, Serialize};
 pub struct RunSpec {
     pub workflow: String,
     pub params: String,
-    /// The params object, passed to Snakemake as its config.
+    /// The params object, passed to Snakemake as its config. Listings leave it out.
+    #[serde(default)]
     pub config: serde_json::Map<String, serde_json::Value>,
     pub targets: Vec<String>,
     /// Path of the Snakefile inside the bundle.

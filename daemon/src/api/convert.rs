@@ -51,6 +51,7 @@ pub fn list_filter(request: ListRunsRequest) -> RunFilter {
         limit,
         phases,
         labels: request.labels.into_iter().collect(),
+        with_params: false,
     }
 }
 

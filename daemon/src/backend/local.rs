@@ -124,7 +124,10 @@ impl LocalBackend {
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             // Its own process group, so that cancelling reaches every rule process too.
-            .process_group(0);
+            .process_group(0)
+            // Should the daemon stop before the run's task (a shutdown that timed out),
+            // Snakemake goes with it rather than running on unrecorded.
+            .kill_on_drop(true);
         command
     }
 

@@ -10,7 +10,7 @@ use byok8s_proto::v1::{RunPhase, run_event::Kind};
 
 use crate::events::EventLog;
 use crate::run::RunRecord;
-use crate::store::LogCursor;
+use crate::store::{LogCursor, StoreError};
 
 /// How a run ended, as the backend saw it.
 #[derive(Clone, Debug, PartialEq)]
@@ -141,19 +141,30 @@ impl EventSink {
     /// Records an event. A store failure is logged and the run goes on: losing one event is
     /// better than killing a workflow that is doing its work.
     pub async fn emit(&self, kind: Kind) {
-        if let Err(error) = self.events.append(&self.run_id, kind).await {
-            tracing::error!(run_id = %self.run_id, error = %crate::error::chain(&error), "could not record event");
-        }
+        let result = self.events.append(&self.run_id, kind).await;
+        self.report(result.err());
     }
 
     /// Records an event read from a log, with how many lines of that log are now read.
     pub async fn emit_at(&self, kind: Kind, cursor: LogCursor) {
-        if let Err(error) = self
+        let result = self
             .events
             .append_at(&self.run_id, kind, Some(cursor))
-            .await
-        {
-            tracing::error!(run_id = %self.run_id, error = %crate::error::chain(&error), "could not record event");
+            .await;
+        self.report(result.err());
+    }
+
+    fn report(&self, error: Option<StoreError>) {
+        match error {
+            None => {}
+            // Output still draining after the run's end has nowhere to go.
+            Some(StoreError::Finished { .. }) => {
+                tracing::debug!(run_id = %self.run_id, "run is over; late event dropped");
+            }
+            Some(error) => {
+                let error = crate::error::chain(&error);
+                tracing::error!(run_id = %self.run_id, error, "could not record event");
+            }
         }
     }
 

@@ -31,7 +31,7 @@ pub enum StoreError {
     #[error("idempotency key already used for a different submission (run {id})")]
     KeyReused { id: String },
 
-    /// A phase change for a run that has already finished; a finished run never changes.
+    /// An event for a run that has already finished; a finished run never changes.
     #[error("run {id} has already finished")]
     Finished { id: String },
 
@@ -52,6 +52,9 @@ pub struct RunFilter {
     pub limit: usize,
     pub phases: Vec<RunPhase>,
     pub labels: Vec<(String, String)>,
+    /// Whether each run's params object (its Snakemake config) is read too; without it the
+    /// runs' `spec.config` is empty.
+    pub with_params: bool,
 }
 
 /// A handle to the database; cheap to clone.
@@ -310,6 +313,20 @@ pub mod tests {
     }
 
     #[tokio::test]
+    async fn a_finished_run_refuses_any_later_event() {
+        let (_dir, store) = open_temp();
+        store.insert_run(record("run-a", None)).await.unwrap();
+        store
+            .append_event_now(event("run-a", 1, phase(RunPhase::Failed)))
+            .await
+            .unwrap();
+        let progress = Kind::Progress(Progress { done: 1, total: 1 });
+        let late = store.append_event_now(event("run-a", 2, progress)).await;
+        assert!(matches!(late, Err(StoreError::Finished { .. })), "{late:?}");
+        assert!(store.events_after("run-a", 1, 10).await.unwrap().is_empty());
+    }
+
+    #[tokio::test]
     async fn a_corrupt_run_does_not_hide_the_others_from_a_listing() {
         let (_dir, store) = open_temp();
         store.insert_run(record("run-a", None)).await.unwrap();
@@ -392,15 +409,89 @@ pub mod tests {
         let running = RunFilter {
             limit: 10,
             phases: vec![RunPhase::Running],
-            labels: vec![],
+            ..Default::default()
         };
         assert_eq!(store.list_runs(running).await.unwrap().len(), 1);
         let other_team = RunFilter {
             limit: 10,
-            phases: vec![],
             labels: vec![("team".into(), "red".into())],
+            ..Default::default()
         };
         assert!(store.list_runs(other_team).await.unwrap().is_empty());
+    }
+
+    #[tokio::test]
+    async fn the_limit_counts_only_runs_that_match() {
+        let (_dir, store) = open_temp();
+        for (id, team) in [
+            ("run-1", "blue"),
+            ("run-2", "red"),
+            ("run-3", "blue"),
+            ("run-4", "red"),
+        ] {
+            let mut run = record(id, None);
+            run.spec.labels = [("team".to_owned(), team.to_owned())].into();
+            store.insert_run(run).await.unwrap();
+        }
+        let blue = RunFilter {
+            limit: 1,
+            labels: vec![("team".into(), "blue".into())],
+            ..Default::default()
+        };
+        let ids: Vec<_> = store
+            .list_runs(blue)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|r| r.id)
+            .collect();
+        assert_eq!(ids, ["run-3"]);
+    }
+
+    #[tokio::test]
+    async fn listings_leave_out_params_unless_asked() {
+        let (_dir, store) = open_temp();
+        let mut run = record("run-a", None);
+        run.spec.config = serde_json::json!({"name": "blue"})
+            .as_object()
+            .unwrap()
+            .clone();
+        store.insert_run(run).await.unwrap();
+
+        let listed = store
+            .list_runs(RunFilter {
+                limit: 1,
+                ..Default::default()
+            })
+            .await
+            .unwrap();
+        assert!(listed[0].spec.config.is_empty());
+        assert_eq!(
+            listed[0].spec.labels["team"], "blue",
+            "the rest of the spec is there"
+        );
+
+        let full = RunFilter {
+            limit: 1,
+            with_params: true,
+            ..Default::default()
+        };
+        let listed = store.list_runs(full).await.unwrap();
+        assert_eq!(listed[0].spec.config["name"], "blue");
+    }
+
+    #[tokio::test]
+    async fn a_label_filter_with_json_path_characters_is_only_a_string() {
+        let (_dir, store) = open_temp();
+        store.insert_run(record("run-a", None)).await.unwrap();
+        for key in ["team\"", "$.team", "team[0]", "a.b"] {
+            let filter = RunFilter {
+                limit: 10,
+                labels: vec![(key.into(), "blue".into())],
+                ..Default::default()
+            };
+            assert!(store.list_runs(filter).await.unwrap().is_empty(), "{key}");
+        }
     }
 
     #[tokio::test]

@@ -2,6 +2,7 @@
 
 use byok8s_proto::v1::{RunEvent, RunPhase, run_event::Kind};
 use prost::Message;
+use rusqlite::types::Value;
 use rusqlite::{Connection, OptionalExtension, Row, params};
 
 use super::{LogCursor, RunFilter, StoreError};
@@ -61,36 +62,58 @@ pub fn get_run(c: &mut Connection, id: &str) -> Result<Option<RunRecord>, StoreE
 }
 
 pub fn list_runs(c: &mut Connection, filter: &RunFilter) -> Result<Vec<RunRecord>, StoreError> {
-    // Ids are ULIDs, so ordering by id is ordering by creation time.
-    let sql = format!("SELECT {RUN_COLUMNS} FROM runs ORDER BY id DESC");
+    let (sql, values) = list_query(filter);
     let mut statement = c.prepare(&sql)?;
     let mut runs = Vec::new();
-    for row in statement.query_map([], read_run)? {
+    for row in statement.query_map(rusqlite::params_from_iter(values), read_run)? {
         // One unreadable run must not hide every other run from every user.
-        let run = match row? {
-            Ok(run) => run,
+        match row? {
+            Ok(run) => runs.push(run),
             Err(error) => {
                 tracing::error!(error = %crate::error::chain(&error), "skipping an unreadable run");
-                continue;
-            }
-        };
-        if matches(filter, &run) {
-            runs.push(run);
-            if runs.len() == filter.limit {
-                break;
             }
         }
     }
     Ok(runs)
 }
 
-fn matches(filter: &RunFilter, run: &RunRecord) -> bool {
-    let phase_ok = filter.phases.is_empty() || filter.phases.contains(&run.phase);
-    let labels_ok = filter
-        .labels
-        .iter()
-        .all(|(key, value)| run.spec.labels.get(key) == Some(value));
-    phase_ok && labels_ok
+/// The listing's SQL and its parameters: filtered, ordered and limited by SQLite, so that a
+/// listing reads only the rows it returns.
+fn list_query(filter: &RunFilter) -> (String, Vec<Value>) {
+    // A run's params can be large and listings do not show them. A row whose spec is not
+    // JSON goes through as it is, to be reported and skipped rather than fail the query.
+    let spec = if filter.with_params {
+        "spec"
+    } else {
+        "CASE WHEN json_valid(spec) THEN json_remove(spec, '$.config') ELSE spec END AS spec"
+    };
+    let columns = RUN_COLUMNS.replacen("spec", spec, 1);
+    let mut conditions = Vec::new();
+    let mut values = Vec::new();
+    if !filter.phases.is_empty() {
+        let marks = vec!["?"; filter.phases.len()].join(", ");
+        conditions.push(format!("phase IN ({marks})"));
+        values.extend(filter.phases.iter().map(|p| Value::Integer(*p as i64)));
+    }
+    for (key, value) in &filter.labels {
+        // json_each compares keys as plain strings; no client text becomes a JSON path.
+        conditions.push(
+            "CASE WHEN json_valid(runs.spec) THEN EXISTS (SELECT 1 FROM \
+             json_each(runs.spec, '$.labels') AS label WHERE label.key = ? AND label.value = ?) \
+             ELSE 0 END"
+                .to_owned(),
+        );
+        values.extend([Value::Text(key.clone()), Value::Text(value.clone())]);
+    }
+    let conditions = if conditions.is_empty() {
+        String::new()
+    } else {
+        format!("WHERE {}", conditions.join(" AND "))
+    };
+    values.push(Value::Integer(clamp(filter.limit as u64)));
+    // Ids are ULIDs, so ordering by id is ordering by creation time.
+    let sql = format!("SELECT {columns} FROM runs {conditions} ORDER BY id DESC LIMIT ?");
+    (sql, values)
 }
 
 pub fn append_event(
@@ -99,17 +122,17 @@ pub fn append_event(
     cursor: Option<&LogCursor>,
 ) -> Result<(), StoreError> {
     let tx = c.transaction()?;
-    if matches!(event.kind, Some(Kind::Phase(_))) {
-        let sql = "SELECT phase FROM runs WHERE id = ?1";
-        let phase: Option<i32> = tx
-            .query_row(sql, [&event.run_id], |row| row.get(0))
-            .optional()?;
-        let phase = phase.and_then(|p| RunPhase::try_from(p).ok());
-        if phase.is_some_and(is_terminal) {
-            return Err(StoreError::Finished {
-                id: event.run_id.clone(),
-            });
-        }
+    // A run's terminal phase is its last event: watchers stop reading there, so anything
+    // later (a log line drained after the end) would be stored but never seen.
+    let sql = "SELECT phase FROM runs WHERE id = ?1";
+    let phase: Option<i32> = tx
+        .query_row(sql, [&event.run_id], |row| row.get(0))
+        .optional()?;
+    let phase = phase.and_then(|p| RunPhase::try_from(p).ok());
+    if phase.is_some_and(is_terminal) {
+        return Err(StoreError::Finished {
+            id: event.run_id.clone(),
+        });
     }
     tx.execute(
         "INSERT INTO events (run_id, seq, kind, body) VALUES (?1, ?2, ?3, ?4)",

@@ -1,24 +1,24 @@
 //! The scheduler: accepts runs, queues them for a free slot, drives each through the backend,
 //! and stops them on request.
 
+mod restart;
+mod task;
+
 use std::collections::HashMap;
 use std::path::PathBuf;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, SystemTime};
 
-use byok8s_proto::v1::{PhaseChanged, RunPhase, SubmitRequest, run_event::Kind};
-use tokio::sync::{Semaphore, watch};
+use byok8s_proto::v1::{RunPhase, SubmitRequest};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore, watch};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
-use tracing::Instrument;
 
-use crate::backend::{
-    Backend, Ending, EventSink, Outcome, StopRequest, StopSignal, local, stop_requested,
-};
+use crate::backend::{Backend, StopRequest, StopSignal, local};
 use crate::error::Error;
 use crate::events::EventLog;
 use crate::run::{RunRecord, is_terminal, new_run_id};
-use crate::store::{RunFilter, Store, StoreError};
+use crate::store::{RunFilter, Store};
 use crate::submission::{self, SubmissionLimits};
 
 /// How the scheduler is set up.
@@ -36,10 +36,20 @@ struct Active {
     done: CancellationToken,
 }
 
+/// The runs that have a task, and whether the daemon is stopping; one lock for both, so that
+/// no run registers unseen by a shutdown.
+#[derive(Default)]
+struct Registry {
+    runs: HashMap<String, Active>,
+    stopping: bool,
+}
+
 /// The task side of a registered run.
 struct Registration {
     signal: StopSignal,
     done: CancellationToken,
+    /// A slot taken before the task started (for a run re-attached after a restart).
+    slot: Option<OwnedSemaphorePermit>,
 }
 
 /// The scheduler; cheap to clone.
@@ -53,7 +63,7 @@ struct Inner {
     events: EventLog,
     backend: Backend,
     slots: Arc<Semaphore>,
-    active: Mutex<HashMap<String, Active>>,
+    registry: Mutex<Registry>,
     tasks: TaskTracker,
     config: SchedulerConfig,
 }
@@ -70,7 +80,7 @@ impl Scheduler {
             events,
             backend,
             slots: Arc::new(Semaphore::new(config.max_concurrent_runs.max(1))),
-            active: Mutex::default(),
+            registry: Mutex::default(),
             tasks: TaskTracker::new(),
             config,
         };
@@ -90,17 +100,17 @@ impl Scheduler {
         user: &str,
         request: SubmitRequest,
     ) -> Result<(RunRecord, bool), Error> {
+        if self.registry().stopping {
+            return Err(Error::ShuttingDown);
+        }
         let limits = self.inner.config.limits;
         let submission = tokio::task::spawn_blocking(move || submission::validate(request, limits))
             .await
             .map_err(|e| Error::Payload(std::io::Error::other(e)))??;
-        if let Err(message) = self
-            .inner
+        self.inner
             .backend
             .check_namespace(&submission.spec.namespace)
-        {
-            return Err(Error::InvalidArgument(message));
-        }
+            .map_err(Error::InvalidArgument)?;
 
         let record = RunRecord {
             id: new_run_id(),
@@ -124,6 +134,15 @@ impl Scheduler {
             .await
             .map_err(Error::Payload)?;
 
+        self.store_and_start(record, &dir).await
+    }
+
+    /// Stores a new run and starts its task, or returns the run an idempotency key names.
+    async fn store_and_start(
+        &self,
+        record: RunRecord,
+        dir: &std::path::Path,
+    ) -> Result<(RunRecord, bool), Error> {
         // Registered before it is stored, so that a cancel arriving as soon as the run is
         // visible finds it and reaches its task.
         let new_id = record.id.clone();
@@ -132,17 +151,17 @@ impl Scheduler {
             Ok(inserted) => inserted,
             Err(error) => {
                 self.unregister(&new_id);
-                remove_dir(&dir).await;
+                remove_dir(dir).await;
                 return Err(error.into());
             }
         };
         if existing {
             self.unregister(&new_id);
-            remove_dir(&dir).await;
+            remove_dir(dir).await;
             return Ok((record, true));
         }
 
-        tracing::info!(run_id = %record.id, user, workflow = %record.spec.workflow, params = %record.spec.params, "run submitted");
+        tracing::info!(run_id = %record.id, user = %record.user, workflow = %record.spec.workflow, params = %record.spec.params, "run submitted");
         let queued = self.emit_phase(&record.id, RunPhase::Queued, "").await;
         self.spawn(record.clone(), registration);
         queued.map(|()| (record, false))
@@ -174,14 +193,12 @@ impl Scheduler {
         } else {
             reason
         };
-        let done = {
-            let active = self.inner.active.lock().unwrap_or_else(|p| p.into_inner());
-            active.get(id).map(|a| {
-                a.stop
-                    .send_replace(Some(StopRequest::Cancel(reason.clone())));
-                a.done.clone()
-            })
-        };
+        let done = self.registry().runs.get(id).map(|active| {
+            active
+                .stop
+                .send_replace(Some(StopRequest::Cancel(reason.clone())));
+            active.done.clone()
+        });
         match done {
             Some(done) => {
                 tracing::info!(run_id = %id, "cancel requested");
@@ -193,151 +210,36 @@ impl Scheduler {
         self.get(id).await
     }
 
-    /// Brings the store in line with a fresh start: runs that were executing when the daemon
-    /// stopped are interrupted (and their leftover processes killed); queued runs are queued again.
-    pub async fn recover(&self) -> Result<(), Error> {
-        let filter = RunFilter {
-            limit: usize::MAX,
-            phases: vec![RunPhase::Queued, RunPhase::Running],
-            labels: vec![],
-        };
-        let mut runs = self.inner.store.list_runs(filter).await?;
-        runs.reverse();
-        let in_flight: Vec<String> = runs.iter().map(|run| run.id.clone()).collect();
-        self.inner.backend.sweep(&in_flight).await;
-        for run in runs {
-            if run.phase == RunPhase::Queued {
-                tracing::info!(run_id = %run.id, "queueing again after restart");
-                self.start(run);
-                continue;
-            }
-            if self.inner.backend.runs_survive_restarts() {
-                tracing::info!(run_id = %run.id, "re-attaching after restart");
-                self.start(run);
-                continue;
-            }
-            local::kill_leftovers(&self.inner.config.runs_dir, &run);
-            let reason = "byok8sd stopped while the run was in flight";
-            tracing::warn!(run_id = %run.id, reason, "run interrupted");
-            self.emit_phase(&run.id, RunPhase::Interrupted, reason)
-                .await?;
-        }
-        Ok(())
+    fn registry(&self) -> MutexGuard<'_, Registry> {
+        // Every change to the registry is a single insert, remove or flag, so a panic while
+        // holding the lock cannot leave it half-changed.
+        self.inner
+            .registry
+            .lock()
+            .unwrap_or_else(|poison| poison.into_inner())
     }
 
-    /// Stops every run this daemon drives (they end interrupted) and waits for them to finish.
-    pub async fn shutdown(&self, wait: Duration) {
-        {
-            let active = self.inner.active.lock().unwrap_or_else(|p| p.into_inner());
-            for run in active.values() {
-                run.stop.send_replace(Some(StopRequest::Shutdown));
-            }
-        }
-        self.inner.tasks.close();
-        if tokio::time::timeout(wait, self.inner.tasks.wait())
-            .await
-            .is_err()
-        {
-            tracing::warn!("some runs did not stop in time");
-        }
-    }
-
-    fn start(&self, run: RunRecord) {
-        let registration = self.register(&run.id);
-        self.spawn(run, registration);
-    }
-
-    /// Makes a run reachable by cancel and shutdown.
+    /// Makes a run reachable by cancel and shutdown. A run registered while the daemon stops
+    /// is told to stop at once.
     fn register(&self, run_id: &str) -> Registration {
-        let (stop, signal) = watch::channel(None);
+        let mut registry = self.registry();
+        let initial = registry.stopping.then_some(StopRequest::Shutdown);
+        let (stop, signal) = watch::channel(initial);
         let done = CancellationToken::new();
-        let mut active = self.inner.active.lock().unwrap_or_else(|p| p.into_inner());
-        active.insert(
-            run_id.to_owned(),
-            Active {
-                stop,
-                done: done.clone(),
-            },
-        );
-        Registration { signal, done }
+        let active = Active {
+            stop,
+            done: done.clone(),
+        };
+        registry.runs.insert(run_id.to_owned(), active);
+        Registration {
+            signal,
+            done,
+            slot: None,
+        }
     }
 
     fn unregister(&self, run_id: &str) {
-        let mut active = self.inner.active.lock().unwrap_or_else(|p| p.into_inner());
-        active.remove(run_id);
-    }
-
-    fn spawn(&self, run: RunRecord, registration: Registration) {
-        let span = tracing::info_span!("run", run_id = %run.id);
-        let scheduler = self.clone();
-        self.inner.tasks.spawn(
-            async move {
-                scheduler.drive(&run, registration.signal).await;
-                scheduler.unregister(&run.id);
-                registration.done.cancel();
-            }
-            .instrument(span),
-        );
-    }
-
-    /// Waits for a slot, executes the run and records how it ended.
-    async fn drive(&self, run: &RunRecord, mut signal: StopSignal) {
-        let _slot = tokio::select! {
-            slot = self.inner.slots.clone().acquire_owned() => {
-                slot.expect("the slot semaphore is never closed")
-            }
-            request = stop_requested(&mut signal) => {
-                // A queued run loses nothing in a shutdown: it stays queued in the store and
-                // starts after the next start.
-                if request != StopRequest::Shutdown {
-                    self.finish(run, request.outcome()).await;
-                }
-                return;
-            }
-        };
-
-        // A run re-attached after a restart is running already.
-        let starting = run.phase != RunPhase::Running;
-        if starting
-            && self
-                .emit_phase(&run.id, RunPhase::Running, "")
-                .await
-                .is_err()
-        {
-            return;
-        }
-        tracing::info!(reattached = !starting, "run started");
-        let sink = EventSink::new(self.inner.events.clone(), run.id.clone());
-        match self.inner.backend.execute(run, sink, signal).await {
-            Ending::Finished(outcome) => self.finish(run, outcome).await,
-            Ending::Detached => tracing::info!("left running for the next start"),
-        }
-    }
-
-    async fn finish(&self, run: &RunRecord, outcome: Outcome) {
-        tracing::info!(phase = ?outcome.phase, reason = %outcome.reason, "run finished");
-        let _ = self
-            .emit_phase(&run.id, outcome.phase, &outcome.reason)
-            .await;
-    }
-
-    async fn emit_phase(&self, run_id: &str, phase: RunPhase, reason: &str) -> Result<(), Error> {
-        let change = PhaseChanged {
-            phase: phase as i32,
-            reason: reason.to_owned(),
-        };
-        match self.inner.events.append(run_id, Kind::Phase(change)).await {
-            Ok(_) => Ok(()),
-            // Lost a race with the run's own end (a cancel as it finishes): the end stands.
-            Err(StoreError::Finished { .. }) => {
-                tracing::debug!(run_id, ?phase, "run already finished; phase change dropped");
-                Ok(())
-            }
-            Err(error) => {
-                tracing::error!(run_id, error = %crate::error::chain(&error), "could not record a phase change");
-                Err(error.into())
-            }
-        }
+        self.registry().runs.remove(run_id);
     }
 }
 
