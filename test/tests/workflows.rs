@@ -126,3 +126,25 @@ fn a_fan_out_workflow_runs_every_parallel_job() {
     let expected: String = (0..12).map(|i| format!("part {i} fan\n")).collect();
     assert_eq!(std::fs::read_to_string(all).expect("all.txt"), expected);
 }
+
+#[test]
+fn a_workflow_profile_in_the_bundle_cannot_change_how_the_daemon_runs_it() {
+    let scratch = Scratch::new();
+    let daemon = Daemon::start(&scratch, &[]);
+    let example = scratch.workflow("example");
+    // Snakemake reads profiles/default/ beside the Snakefile by itself; this one would replace
+    // the submitted params.
+    let profile = example.join("profiles/default");
+    std::fs::create_dir_all(&profile).unwrap();
+    std::fs::write(profile.join("config.yaml"), "config:\n  - name=profile\n").unwrap();
+
+    let outcome = submit_and_follow(&daemon, &example, &["workflow-alpha", "params-blue"]);
+
+    assert_eq!(outcome.code, 0, "{outcome:?}");
+    let alpha = daemon
+        .data_dir()
+        .join("runs")
+        .join(Events::of(&outcome).run_id())
+        .join("work/alpha.txt");
+    assert_eq!(std::fs::read_to_string(alpha).unwrap(), "alpha blue\n");
+}

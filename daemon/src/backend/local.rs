@@ -106,7 +106,10 @@ impl LocalBackend {
             .arg("--configfile")
             .arg(dir.join("config.json"))
             .args(["--cores", &self.cores.to_string()])
-            .args(["--logger", "byok8s", "--nocolor", "--printshellcmds"]);
+            .args(["--logger", "byok8s", "--nocolor", "--printshellcmds"])
+            // A profile in the bundle (profiles/default/) could set any option, such as another
+            // executor or more cores than the daemon grants; the daemon's settings stand.
+            .args(["--workflow-profile", "none"]);
         if run.spec.dry_run {
             command.arg("--dry-run");
         }
