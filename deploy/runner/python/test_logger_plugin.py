@@ -189,6 +189,24 @@ class LoggerPluginTest(unittest.TestCase):
         self.feed(_job_started(7), _job_info(7, "part", ["parts/4.txt"], {"i": 4}))
         self.assertEqual(self.events()[0]["wildcards"], {"i": "4"})
 
+    def test_a_job_with_thousands_of_outputs_still_fits_one_readable_line(self):
+        outputs = ["results/sample-%05d/aligned.bam" % i for i in range(20000)]
+        wildcards = {"w%d" % i: "x" * 100 for i in range(2000)}
+        self.feed(_job_started(9), _job_info(9, "align", outputs, wildcards))
+        (line,) = self.lines()
+        self.assertLessEqual(len(line), 64 * 1024)
+        (event,) = self.events()
+        self.assertEqual((event["jobid"], event["rule"]), (9, "align"))
+        self.assertEqual(event["outputs"], outputs[: len(event["outputs"])])
+        self.assertGreater(len(event["outputs"]), 0)
+
+    def test_an_event_too_long_even_with_one_entry_keeps_its_ids(self):
+        self.feed(_job_started(4), _job_info(4, "huge", ["o" * 100000], {"w": "v" * 100000}))
+        (event,) = self.events()
+        self.assertEqual(event["outputs"], [])
+        self.assertEqual(event["wildcards"], {})
+        self.assertEqual(event["rule"], "huge")
+
     def test_failed_job_gets_job_failed_with_rule_and_reason_from_preceding_error(self):
         self.feed(
             _job_started(1),

@@ -31,6 +31,12 @@ PREFIX = "@@byok8s@@"
 # Upper bounds on free-text fields so that one event stays a modest line.
 _MAX_ERROR_CHARS = 4000
 _MAX_REASON_CHARS = 500
+# byok8sd reads lines of at most 64 KiB and splits longer ones, which would turn
+# an event into unparseable output; an event line stays well below that.
+_MAX_LINE_BYTES = 60000
+# Lists and maps (a job's outputs and wildcards) are cut to this many entries
+# before a line is measured, and halved while it is still too long.
+_MAX_ENTRIES = 1000
 
 # A shell failure reported by Python's subprocess quotes the entire command,
 # which may contain configuration values; the command is dropped from messages.
@@ -107,6 +113,43 @@ def _clean_message(message: Any, limit: int) -> str:
     return text
 
 
+def _encode(payload: Dict[str, Any]) -> str:
+    return json.dumps(payload, separators=(",", ":"), ensure_ascii=True, default=str)
+
+
+def _shortened(payload: Dict[str, Any], entries: int) -> Dict[str, Any]:
+    """Return the payload with every list and map cut to its first entries."""
+    result: Dict[str, Any] = {}
+    for key, value in payload.items():
+        if isinstance(value, list) and len(value) > entries:
+            value = value[:entries]
+        elif isinstance(value, dict) and len(value) > entries:
+            value = dict(list(value.items())[:entries])
+        result[key] = value
+    return result
+
+
+def _bounded_line(payload: Dict[str, Any]) -> str:
+    """Encode an event as JSON short enough for byok8sd to read as one line.
+
+    Lists and maps lose entries from their ends first (a job keeps its first
+    outputs); an event still too long loses them altogether, since its ids and
+    rule name matter more than what it lists.
+    """
+    entries = _MAX_ENTRIES
+    line = _encode(_shortened(payload, entries))
+    while len(line) > _MAX_LINE_BYTES and entries > 1:
+        entries //= 2
+        line = _encode(_shortened(payload, entries))
+    if len(line) > _MAX_LINE_BYTES:
+        bare = {
+            k: ([] if isinstance(v, list) else {} if isinstance(v, dict) else v)
+            for k, v in payload.items()
+        }
+        line = _encode(bare)
+    return line
+
+
 def _rule_from_message(message: str) -> Optional[str]:
     """Return the rule named on the first line of a Snakemake error, if any."""
     match = _RULE_IN_MESSAGE.match(message)
@@ -172,9 +215,7 @@ class LogHandler(LogHandlerBase):
     def _write(self, payload: Dict[str, Any]) -> None:
         """Write one event line and flush, swallowing any failure."""
         try:
-            line = json.dumps(
-                payload, separators=(",", ":"), ensure_ascii=True, default=str
-            )
+            line = _bounded_line(payload)
         except Exception:
             return
         try:
