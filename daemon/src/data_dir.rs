@@ -35,18 +35,17 @@ pub struct DataDir {
 impl DataDir {
     /// Creates the directory (and its parents) if needed, and locks it.
     ///
-    /// The path is made absolute first: runs execute in directories below it, where a relative
-    /// path would point somewhere else.
+    /// The path is made canonical: runs execute in directories below it, where a relative path
+    /// would point somewhere else, and their processes are recognised by a working directory
+    /// the kernel reports without symlinks.
     pub fn open(path: &Path) -> Result<DataDir, DataDirError> {
         let shown = path.display().to_string();
-        let path = std::path::absolute(path).map_err(|source| DataDirError::Create {
+        let create_error = |source| DataDirError::Create {
             path: shown.clone(),
             source,
-        })?;
-        create_private(&path).map_err(|source| DataDirError::Create {
-            path: shown.clone(),
-            source,
-        })?;
+        };
+        create_private(path).map_err(create_error)?;
+        let path = std::fs::canonicalize(path).map_err(create_error)?;
 
         let lock_error = |source| DataDirError::Lock {
             path: shown.clone(),
@@ -100,6 +99,18 @@ mod tests {
             DataDir::open(dir.path()).is_ok(),
             "free again once released"
         );
+    }
+
+    #[test]
+    fn a_data_directory_reached_through_a_symlink_is_known_by_its_real_path() {
+        let dir = tempfile::tempdir().unwrap();
+        let real = dir.path().join("real");
+        std::fs::create_dir(&real).unwrap();
+        std::os::unix::fs::symlink(&real, dir.path().join("link")).unwrap();
+
+        let opened = DataDir::open(&dir.path().join("link")).unwrap();
+
+        assert_eq!(opened.path(), std::fs::canonicalize(&real).unwrap());
     }
 
     #[test]
