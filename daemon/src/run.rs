@@ -45,6 +45,29 @@ pub struct RunRecord {
     pub details: BTreeMap<String, String>,
 }
 
+impl RunRecord {
+    /// A run just accepted: queued, with nothing recorded about it yet.
+    pub fn queued(id: String, user: &str, spec: RunSpec, backend: &str) -> RunRecord {
+        RunRecord {
+            id,
+            user: user.to_owned(),
+            spec,
+            idempotency_key: None,
+            digest: String::new(),
+            backend: backend.to_owned(),
+            phase: RunPhase::Queued,
+            reason: String::new(),
+            created_at: SystemTime::now(),
+            started_at: None,
+            finished_at: None,
+            progress_done: 0,
+            progress_total: 0,
+            last_seq: 0,
+            details: BTreeMap::new(),
+        }
+    }
+}
+
 /// True for phases a run never leaves.
 pub fn is_terminal(phase: RunPhase) -> bool {
     matches!(

@@ -7,7 +7,7 @@ mod task;
 use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex, MutexGuard};
-use std::time::{Duration, SystemTime};
+use std::time::Duration;
 
 use byok8s_proto::v1::{RunPhase, SubmitRequest};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore, watch};
@@ -112,22 +112,11 @@ impl Scheduler {
             .check_namespace(&submission.spec.namespace)
             .map_err(Error::InvalidArgument)?;
 
+        let backend = self.inner.backend.name();
         let record = RunRecord {
-            id: new_run_id(),
-            user: user.to_owned(),
-            spec: submission.spec,
             idempotency_key: submission.idempotency_key,
             digest: submission.digest,
-            backend: self.inner.backend.name().to_owned(),
-            phase: RunPhase::Queued,
-            reason: String::new(),
-            created_at: SystemTime::now(),
-            started_at: None,
-            finished_at: None,
-            progress_done: 0,
-            progress_total: 0,
-            last_seq: 0,
-            details: Default::default(),
+            ..RunRecord::queued(new_run_id(), user, submission.spec, backend)
         };
         let dir = local::run_dir(&self.inner.config.runs_dir, &record.id);
         write_payload(&dir, &submission.bundle)

@@ -164,32 +164,21 @@ pub mod tests {
     }
 
     pub fn record(id: &str, key: Option<&str>) -> RunRecord {
+        let spec = RunSpec {
+            workflow: "workflow-alpha".into(),
+            params: "params-blue".into(),
+            config: Default::default(),
+            targets: vec!["target1".into()],
+            snakefile: "Snakefile".into(),
+            dry_run: false,
+            force: false,
+            labels: [("team".to_owned(), "blue".to_owned())].into(),
+            namespace: String::new(),
+        };
         RunRecord {
-            id: id.into(),
-            user: "anonymous".into(),
-            spec: RunSpec {
-                workflow: "workflow-alpha".into(),
-                params: "params-blue".into(),
-                config: Default::default(),
-                targets: vec!["target1".into()],
-                snakefile: "Snakefile".into(),
-                dry_run: false,
-                force: false,
-                labels: [("team".to_owned(), "blue".to_owned())].into(),
-                namespace: String::new(),
-            },
             idempotency_key: key.map(str::to_owned),
             digest: "d1".into(),
-            backend: "local".into(),
-            phase: RunPhase::Queued,
-            reason: String::new(),
-            created_at: SystemTime::now(),
-            started_at: None,
-            finished_at: None,
-            progress_done: 0,
-            progress_total: 0,
-            last_seq: 0,
-            details: Default::default(),
+            ..RunRecord::queued(id.into(), "anonymous", spec, "local")
         }
     }
 
