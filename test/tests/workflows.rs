@@ -148,3 +148,27 @@ fn a_workflow_profile_in_the_bundle_cannot_change_how_the_daemon_runs_it() {
         .join("work/alpha.txt");
     assert_eq!(std::fs::read_to_string(alpha).unwrap(), "alpha blue\n");
 }
+
+#[test]
+fn log_lines_keep_the_order_snakemake_and_its_rules_wrote_them_in() {
+    let scratch = Scratch::new();
+    let daemon = Daemon::start(&scratch, &["--cores", "2"]);
+    let example = scratch.workflow("example");
+
+    let outcome = submit_and_follow(&daemon, &example, &["workflow-zeta", "params-blue"]);
+
+    assert_eq!(outcome.code, 0, "{outcome:?}");
+    let lines = Events::of(&outcome).log_lines();
+    let position = |wanted: &dyn Fn(&str) -> bool| lines.iter().position(|l| wanted(l));
+    for step in ["zetaA1", "zetaA2", "zetaA3", "zetaB1", "zetaB2"] {
+        // Snakemake prints the command (on stderr) before the rule's shell runs it and the
+        // command prints (on stdout).
+        let announced =
+            position(&|l| l.starts_with(&format!("Shell command: echo building {step}")));
+        let printed = position(&|l| l == format!("building {step} for blue"));
+        assert!(
+            announced.is_some() && announced < printed,
+            "{step}: command at {announced:?}, its output at {printed:?}\n{lines:#?}"
+        );
+    }
+}

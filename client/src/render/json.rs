@@ -113,6 +113,7 @@ fn stream_name(stream: i32) -> &'static str {
         Ok(LogStream::Stdout) => "stdout",
         Ok(LogStream::Stderr) => "stderr",
         Ok(LogStream::Daemon) => "daemon",
+        Ok(LogStream::Combined) => "combined",
         Ok(LogStream::Unspecified) => "unspecified",
         Err(_) => "unknown",
     }

@@ -61,8 +61,8 @@ impl LocalBackend {
             }
         }
 
-        let mut child = match self.command(run, &dir).spawn() {
-            Ok(child) => child,
+        let (mut child, reader) = match self.spawn(run, &dir, &sink) {
+            Ok(started) => started,
             Err(error) => {
                 let reason = format!("could not start {}: {error}", self.snakemake.display());
                 return refuse(&sink, reason).await;
@@ -76,7 +76,6 @@ impl LocalBackend {
             .await;
         tracing::info!(pid, "snakemake started");
 
-        let readers = spawn_readers(&mut child, &sink);
         let stopped = tokio::select! {
             status = child.wait() => Err(status),
             request = stop_requested(&mut stop) => Ok(request),
@@ -87,12 +86,38 @@ impl LocalBackend {
         };
         // Rule processes Snakemake left behind (after a crash, say) go with their group.
         signal_group(pid, Signal::SIGKILL);
-        let error = drain(readers).await;
+        let error = drain(reader).await;
 
         match stopped {
             Ok(request) => request.outcome(),
             Err(_) => judge(status, error),
         }
+    }
+
+    /// Starts Snakemake with its stdout and stderr on one pipe, read by a task of its own.
+    ///
+    /// One pipe keeps lines in the order they were written, as a terminal shows them: the
+    /// logger plugin's events on stdout stay next to Snakemake's messages about the same jobs
+    /// on stderr.
+    fn spawn(
+        &self,
+        run: &RunRecord,
+        dir: &Path,
+        sink: &EventSink,
+    ) -> std::io::Result<(Child, Reader)> {
+        let (reader, writer) = std::io::pipe()?;
+        let mut command = self.command(run, dir);
+        command.stdout(writer.try_clone()?).stderr(writer);
+        let child = command.spawn()?;
+        // The command holds the pipe's writing end; it must close here, or the output would
+        // never end.
+        drop(command);
+        let reader = tokio::net::unix::pipe::Receiver::from_owned_fd(reader.into())?;
+        let lines = Lines::snakemake(LogStream::Combined);
+        Ok((
+            child,
+            tokio::spawn(output::forward(reader, lines, sink.clone())),
+        ))
     }
 
     fn command(&self, run: &RunRecord, dir: &Path) -> Command {
@@ -124,8 +149,6 @@ impl LocalBackend {
             .env("PYTHONPATH", python_path(&self.python_path))
             .env("PYTHONUNBUFFERED", "1")
             .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
             // Its own process group, so that cancelling reaches every rule process too.
             .process_group(0)
             // Should the daemon stop before the run's task (a shutdown that timed out),
@@ -174,34 +197,13 @@ fn python_path(plugin_dir: &Path) -> std::ffi::OsString {
     std::env::join_paths(paths).unwrap_or_else(|_| plugin_dir.as_os_str().to_owned())
 }
 
-type Readers = (
-    tokio::task::JoinHandle<Lines>,
-    tokio::task::JoinHandle<Lines>,
-);
+type Reader = tokio::task::JoinHandle<Lines>;
 
-fn spawn_readers(child: &mut Child, sink: &EventSink) -> Readers {
-    let stdout = child.stdout.take().expect("stdout is piped by command()");
-    let stderr = child.stderr.take().expect("stderr is piped by command()");
-    (
-        tokio::spawn(output::forward(
-            stdout,
-            Lines::snakemake(LogStream::Stdout),
-            sink.clone(),
-        )),
-        tokio::spawn(output::forward(
-            stderr,
-            Lines::snakemake(LogStream::Stderr),
-            sink.clone(),
-        )),
-    )
-}
-
-/// Waits for both readers; one still blocked after the timeout means a process outside the
-/// group holds the pipe open, and its remaining output is given up.
-async fn drain((stdout, stderr): Readers) -> Option<String> {
-    let both = async { (stdout.await.ok(), stderr.await.ok()) };
-    match tokio::time::timeout(DRAIN_TIMEOUT, both).await {
-        Ok((out, err)) => out.and_then(|l| l.error).or(err.and_then(|l| l.error)),
+/// Waits for the output to end; still open after the timeout means a process outside the group
+/// holds the pipe, and its remaining output is given up.
+async fn drain(reader: Reader) -> Option<String> {
+    match tokio::time::timeout(DRAIN_TIMEOUT, reader).await {
+        Ok(lines) => lines.ok().and_then(|lines| lines.error),
         Err(_) => {
             tracing::warn!("Snakemake's output did not close; later lines are lost");
             None

@@ -43,7 +43,8 @@ impl Lines {
         Lines {
             source: source.to_owned(),
             pod: pod.to_owned(),
-            stream: LogStream::Stdout,
+            // A container's log holds both of its streams, in the order written.
+            stream: LogStream::Combined,
             plugin_events,
             error: None,
         }
@@ -51,39 +52,44 @@ impl Lines {
 
     /// Records one line (without its line break).
     pub async fn handle(&mut self, line: &str, sink: &EventSink) {
-        if let Some(event) = self.event(line) {
+        for event in self.events(line) {
             sink.emit(event).await;
         }
     }
 
     /// Records one line read from a log, with how far into that log it was.
     pub async fn handle_at(&mut self, line: &str, sink: &EventSink, cursor: LogCursor) {
-        if let Some(event) = self.event(line) {
-            sink.emit_at(event, cursor).await;
+        for event in self.events(line) {
+            sink.emit_at(event, cursor.clone()).await;
         }
     }
 
-    /// The event a line becomes, if any.
-    fn event(&mut self, line: &str) -> Option<Kind> {
-        let message = if self.plugin_events {
-            plugin::parse(line)
-        } else {
-            None
+    /// The events a line becomes: a log line, a plugin event, or the start of someone else's
+    /// line followed by a plugin event.
+    fn events(&mut self, line: &str) -> Vec<Kind> {
+        let found = self.plugin_events.then(|| plugin::split(line)).flatten();
+        let Some((before, message)) = found else {
+            return vec![self.log_line(line)];
         };
-        match message {
-            Some(Message::Event(event)) => Some(event),
-            Some(Message::Error(reason)) => {
-                self.error = Some(reason);
-                None
-            }
-            Some(Message::Ignored) => None,
-            None => Some(Kind::Log(LogLine {
-                source: self.source.clone(),
-                line: line.to_owned(),
-                stream: self.stream as i32,
-                pod: self.pod.clone(),
-            })),
+        let mut events = Vec::new();
+        if !before.is_empty() {
+            events.push(self.log_line(before));
         }
+        match message {
+            Message::Event(event) => events.push(event),
+            Message::Error(reason) => self.error = Some(reason),
+            Message::Ignored => {}
+        }
+        events
+    }
+
+    fn log_line(&self, line: &str) -> Kind {
+        Kind::Log(LogLine {
+            source: self.source.clone(),
+            line: line.to_owned(),
+            stream: self.stream as i32,
+            pod: self.pod.clone(),
+        })
     }
 }
 

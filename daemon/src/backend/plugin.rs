@@ -23,6 +23,17 @@ pub enum Message {
     Ignored,
 }
 
+/// The output before a plugin message on this line, and the message; `None` for a line of
+/// ordinary output.
+///
+/// Snakemake writes a message and its line break in two writes from another thread, and rule
+/// commands share its output, so an event may follow the start of someone else's line. The
+/// plugin writes each event whole in one write, so an event is never split.
+pub fn split(line: &str) -> Option<(&str, Message)> {
+    let start = line.find(PREFIX)?;
+    Some((&line[..start], parse(&line[start..])?))
+}
+
 /// The plugin's message on this line, or `None` for a line of ordinary output.
 pub fn parse(line: &str) -> Option<Message> {
     let value: Value = serde_json::from_str(line.strip_prefix(PREFIX)?).ok()?;
@@ -151,6 +162,23 @@ mod tests {
             parse(line),
             Some(Message::Error("rule doomed: Command failed more".into()))
         );
+    }
+
+    #[test]
+    fn an_event_after_the_start_of_another_line_is_found_with_that_text() {
+        let line = r#"Finished jobid: 7 (Rule: part)@@byok8s@@ {"event":"job_finished","jobid":7,"rule":"part"}"#;
+        let expected = JobFinished {
+            jobid: 7,
+            rule: "part".into(),
+        };
+        assert_eq!(
+            split(line),
+            Some((
+                "Finished jobid: 7 (Rule: part)",
+                Message::Event(Kind::JobFinished(expected))
+            ))
+        );
+        assert_eq!(split("100% done @@byok8s@@ {broken"), None);
     }
 
     #[test]

@@ -194,7 +194,8 @@ class LoggerPluginTest(unittest.TestCase):
         wildcards = {"w%d" % i: "x" * 100 for i in range(2000)}
         self.feed(_job_started(9), _job_info(9, "align", outputs, wildcards))
         (line,) = self.lines()
-        self.assertLessEqual(len(line), 64 * 1024)
+        # One write to a pipe of at most PIPE_BUF bytes, newline included, is atomic.
+        self.assertLessEqual(len(line) + 1, 4096)
         (event,) = self.events()
         self.assertEqual((event["jobid"], event["rule"]), (9, "align"))
         self.assertEqual(event["outputs"], outputs[: len(event["outputs"])])
@@ -206,6 +207,14 @@ class LoggerPluginTest(unittest.TestCase):
         self.assertEqual(event["outputs"], [])
         self.assertEqual(event["wildcards"], {})
         self.assertEqual(event["rule"], "huge")
+
+    def test_an_error_in_any_script_still_fits_one_atomic_write(self):
+        self.feed(_error("\u00e9\u2603" * 4000))
+        (line,) = self.lines()
+        self.assertLessEqual(len(line.encode()) + 1, 4096)
+        (event,) = self.events()
+        self.assertEqual(event["event"], "error")
+        self.assertTrue(event["message"].endswith("..."))
 
     def test_failed_job_gets_job_failed_with_rule_and_reason_from_preceding_error(self):
         self.feed(

@@ -31,12 +31,13 @@ PREFIX = "@@byok8s@@"
 # Upper bounds on free-text fields so that one event stays a modest line.
 _MAX_ERROR_CHARS = 4000
 _MAX_REASON_CHARS = 500
-# byok8sd reads lines of at most 64 KiB and splits longer ones, which would turn
-# an event into unparseable output; an event line stays well below that.
-_MAX_LINE_BYTES = 60000
+# Rule commands and Snakemake's own messages may share a pipe with the events;
+# a write of at most PIPE_BUF (4096 bytes on Linux) to a pipe is never mixed
+# with other writers' output, so an event line stays below that.
+_MAX_LINE_BYTES = 4000
 # Lists and maps (a job's outputs and wildcards) are cut to this many entries
 # before a line is measured, and halved while it is still too long.
-_MAX_ENTRIES = 1000
+_MAX_ENTRIES = 100
 
 # A shell failure reported by Python's subprocess quotes the entire command,
 # which may contain configuration values; the command is dropped from messages.
@@ -130,22 +131,30 @@ def _shortened(payload: Dict[str, Any], entries: int) -> Dict[str, Any]:
 
 
 def _bounded_line(payload: Dict[str, Any]) -> str:
-    """Encode an event as JSON short enough for byok8sd to read as one line.
+    """Encode an event as JSON no longer than _MAX_LINE_BYTES.
 
     Lists and maps lose entries from their ends first (a job keeps its first
-    outputs); an event still too long loses them altogether, since its ids and
-    rule name matter more than what it lists.
+    outputs); an event still too long loses them altogether, and then its
+    longest texts are halved, since its ids matter more than what it lists.
     """
     entries = _MAX_ENTRIES
     line = _encode(_shortened(payload, entries))
     while len(line) > _MAX_LINE_BYTES and entries > 1:
         entries //= 2
         line = _encode(_shortened(payload, entries))
-    if len(line) > _MAX_LINE_BYTES:
-        bare = {
-            k: ([] if isinstance(v, list) else {} if isinstance(v, dict) else v)
-            for k, v in payload.items()
-        }
+    if len(line) <= _MAX_LINE_BYTES:
+        return line
+    bare = {
+        k: ([] if isinstance(v, list) else {} if isinstance(v, dict) else v)
+        for k, v in payload.items()
+    }
+    line = _encode(bare)
+    while len(line) > _MAX_LINE_BYTES:
+        texts = [k for k, v in bare.items() if isinstance(v, str) and len(v) > 3]
+        if not texts:
+            break
+        longest = max(texts, key=lambda k: len(bare[k]))
+        bare[longest] = bare[longest][: len(bare[longest]) // 2] + "..."
         line = _encode(bare)
     return line
 
