@@ -50,7 +50,7 @@ fn hint(error: &Error) -> Option<String> {
         }
         Error::Input(input) => return input_hint(input),
         Error::Bundle(
-            BundleError::TooLarge { dir, .. } | BundleError::TooManyFiles { dir, .. },
+            BundleError::TooLarge { dir, .. } | BundleError::TooManyEntries { dir, .. },
         ) => {
             let file = dir.join(byok8s::IGNORE_FILE);
             format!(

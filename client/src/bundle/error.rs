@@ -36,15 +36,16 @@ pub enum BundleError {
         /// The cap.
         cap: u64,
     },
-    /// There are more files than a bundle may hold.
+    /// There are more files and directories than a bundle may hold.
     #[error(
-        "the workflow directory {} holds {found} files, more than the bundle file-count cap of {cap}",
+        "the workflow directory {} holds {found} files and directories, more than the bundle \
+         cap of {cap}",
         .dir.display()
     )]
-    TooManyFiles {
+    TooManyEntries {
         /// The directory being packed.
         dir: PathBuf,
-        /// The files found.
+        /// The files and directories found.
         found: usize,
         /// The cap.
         cap: usize,
