@@ -24,17 +24,17 @@ pub fn report(error: &Error) -> Option<String> {
     Some(text)
 }
 
-/// The messages of the source chain, leaving out repeats of the line before.
+/// The messages of the source chain, leaving out any already shown: transport layers often
+/// repeat the message of the error they wrap.
 fn causes(error: &Error) -> Vec<String> {
+    let headline = error.to_string();
     let mut lines: Vec<String> = Vec::new();
-    let mut shown = error.to_string();
     let mut source = error.source();
     while let Some(cause) = source {
         let line = cause.to_string();
-        if line != shown && !line.is_empty() {
-            lines.push(line.clone());
+        if line != headline && !line.is_empty() && !lines.contains(&line) {
+            lines.push(line);
         }
-        shown = line;
         source = cause.source();
     }
     lines

@@ -10,7 +10,7 @@ use crate::cli::LogsArgs;
 /// Prints the stored lines and exits 0, or with `--follow` follows the run and exits with
 /// its outcome like `watch`.
 pub async fn run(args: LogsArgs, session: &mut Session) -> Result<ExitCode, Error> {
-    let client = session.connect().await?;
+    let client = session.connect()?;
     if args.follow {
         let kinds = vec![EventKind::Log];
         let request = FollowRequest {

@@ -16,7 +16,7 @@ use crate::label::label_map;
 /// Submits the run; nothing is sent unless every input checks out.
 pub async fn run(args: SubmitArgs, session: &mut Session) -> Result<ExitCode, Error> {
     let request = prepare(&args)?;
-    let client = session.connect().await?;
+    let client = session.connect()?;
     let Submitted { run, existing } = client.submit(request).await?;
     if args.follow {
         return follow_new_run(&client, run, existing, session).await;

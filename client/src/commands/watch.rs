@@ -7,7 +7,7 @@ use crate::cli::WatchArgs;
 
 /// Follows every event of the run.
 pub async fn run(args: WatchArgs, session: &mut Session) -> Result<ExitCode, Error> {
-    let client = session.connect().await?;
+    let client = session.connect()?;
     let request = FollowRequest {
         run_id: args.run,
         after_seq: args.after_seq,

@@ -86,6 +86,27 @@ fn a_repeated_cause_is_shown_once() {
 }
 
 #[test]
+fn a_cause_repeated_further_down_the_chain_is_shown_once() {
+    #[derive(Debug, thiserror::Error)]
+    #[error("tcp connect error")]
+    struct Connect(#[source] io::Error);
+    #[derive(Debug, thiserror::Error)]
+    #[error("transport error")]
+    struct Transport(#[source] Connect);
+    #[derive(Debug, thiserror::Error)]
+    #[error("tcp connect error")]
+    struct Outer(#[source] Transport);
+    let refused = io::Error::from(io::ErrorKind::ConnectionRefused);
+    let error = Error::Unreachable {
+        server: server(),
+        source: Box::new(Outer(Transport(Connect(refused)))),
+    };
+    let text = report(&error).unwrap();
+    assert_eq!(text.matches("tcp connect error").count(), 1, "{text}");
+    assert!(text.contains("  caused by: transport error\n"), "{text}");
+}
+
+#[test]
 fn a_closed_pipe_is_reported_silently() {
     let error = Error::Output(io::Error::from(io::ErrorKind::BrokenPipe));
     assert_eq!(report(&error), None);

@@ -1,7 +1,9 @@
 //! The library's `follow` against the stand-in daemon: resume paths and outcome.
 
 use byok8s::proto::{EventKind, RunEvent, RunPhase};
-use byok8s::{ConnectOptions, Error, FollowObserver, FollowRequest, ServerUrl, connect, follow};
+use byok8s::{
+    Client, ConnectOptions, Error, FollowObserver, FollowRequest, ServerUrl, connect, follow,
+};
 
 use crate::daemon::FakeDaemon;
 use crate::script::{Interruption, Script, failing_run_events, run};
@@ -30,14 +32,21 @@ async fn follow_all(
 ) -> (Result<RunPhase, Error>, Recorder) {
     let mut options = ConnectOptions::new(ServerUrl::parse(&daemon.url).unwrap());
     options.ca_cert = Some(daemon.ca_file.clone());
-    let client = connect(&options).await.unwrap();
+    let client = connect(&options).unwrap();
+    follow_with(&client, kinds).await
+}
+
+async fn follow_with(
+    client: &Client,
+    kinds: Vec<EventKind>,
+) -> (Result<RunPhase, Error>, Recorder) {
     let request = FollowRequest {
         run_id: "run-1".into(),
         after_seq: 0,
         kinds,
     };
     let mut recorder = Recorder::default();
-    let outcome = follow(&client, request, &mut recorder).await;
+    let outcome = follow(client, request, &mut recorder).await;
     (outcome, recorder)
 }
 
@@ -103,4 +112,16 @@ async fn repeated_events_from_the_server_are_delivered_once() {
     let (outcome, recorder) = follow_all(&daemon, Vec::new()).await;
     assert_eq!(outcome.unwrap(), RunPhase::Failed);
     assert_eq!(recorder.seqs, [1, 2, 3, 4, 5, 6, 7, 8]);
+}
+
+#[tokio::test]
+async fn a_daemon_that_drops_the_first_connections_is_followed_once_it_answers() {
+    let mut script = script(RunPhase::Failed, &[]);
+    script.dropped_connections = 2;
+    let daemon = FakeDaemon::start(script).await;
+    let (outcome, recorder) = follow_all(&daemon, Vec::new()).await;
+    assert_eq!(outcome.unwrap(), RunPhase::Failed);
+    assert_eq!(recorder.seqs, [1, 2, 3, 4, 5, 6, 7, 8]);
+    assert_eq!(recorder.resumed_after, [0, 0]);
+    assert_eq!(daemon.connections(), 3);
 }

@@ -28,6 +28,11 @@ pub struct Script {
     pub interruptions: VecDeque<Interruption>,
     /// This many Submit calls fail with UNAVAILABLE before one succeeds.
     pub submit_failures: u32,
+    /// This many TCP connections are closed as soon as they are accepted, as while the daemon
+    /// restarts.
+    pub dropped_connections: usize,
+    /// GetRun never answers.
+    pub stall_get_run: bool,
     pub submits: Vec<SubmitRequest>,
     pub watches: Vec<WatchRunRequest>,
     pub lists: Vec<ListRunsRequest>,

@@ -109,3 +109,32 @@ async fn logs_follow_exits_with_the_run_outcome() {
     );
     assert!(daemon.script().watches.iter().all(|w| w.follow));
 }
+
+#[tokio::test]
+async fn watch_started_while_the_daemon_drops_connections_follows_once_it_answers() {
+    let script = Script {
+        runs: vec![run("run-1", RunPhase::Failed, 8)],
+        events: failing_run_events("run-1", RunPhase::Failed),
+        dropped_connections: 2,
+        ..Script::default()
+    };
+    let daemon = FakeDaemon::start(script).await;
+    let args = ["watch", "run-1", "--output", "json"];
+    let output = byok8s(&daemon, Path::new("."), &args).await;
+    assert_eq!(output.status.code(), Some(1), "{}", stderr(&output));
+    assert_eq!(seqs(&json_lines(&output)), [1, 2, 3, 4, 5, 6, 7, 8]);
+}
+
+#[tokio::test]
+async fn watch_with_an_untrusted_certificate_exits_4_without_retrying() {
+    let daemon = daemon_with_failed_run().await;
+    let output = tokio::process::Command::new(env!("CARGO_BIN_EXE_byok8s"))
+        .args(["--server", &daemon.url, "watch", "run-1"])
+        .env_remove("BYOK8S_CA_CERT")
+        .output()
+        .await
+        .unwrap();
+    assert_eq!(output.status.code(), Some(4), "{}", stderr(&output));
+    assert!(stderr(&output).contains("hint: pass the daemon's certificate with --ca-cert"));
+    assert_eq!(daemon.connections(), 1);
+}
