@@ -51,6 +51,17 @@ pub enum Error {
     /// The server answered with an error status.
     #[error(transparent)]
     Server(#[from] ServerError),
+    /// Following a run stopped because the server stayed out of reach for the whole retry
+    /// budget; the run itself goes on.
+    #[error("stopped following run {run_id} after event {after_seq}")]
+    FollowGaveUp {
+        /// The run that was followed.
+        run_id: String,
+        /// The last event delivered; a later follow can resume after it.
+        after_seq: u64,
+        /// The last failure to reach the server.
+        source: Box<Error>,
+    },
     /// Writing to standard output failed.
     #[error("cannot write the output")]
     Output(#[source] io::Error),

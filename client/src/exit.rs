@@ -64,7 +64,7 @@ impl Error {
             | Self::Bundle(_)
             | Self::CaCertificateUnreadable { .. }
             | Self::CaCertificateInvalid { .. } => ExitCode::BadInput,
-            Self::Unreachable { .. } => ExitCode::Unreachable,
+            Self::Unreachable { .. } | Self::FollowGaveUp { .. } => ExitCode::Unreachable,
             Self::Server(error) => ExitCode::for_status_code(error.code()),
             Self::Output(_) => ExitCode::Other,
         }

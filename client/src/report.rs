@@ -48,6 +48,12 @@ fn hint(error: &Error) -> Option<String> {
         Error::Unreachable { .. } => {
             "is byok8sd running? check --server / BYOK8S_SERVER".to_owned()
         }
+        Error::FollowGaveUp {
+            run_id, after_seq, ..
+        } => format!(
+            "the run goes on; once byok8sd can be reached, resume with \
+             `byok8s watch {run_id} --after-seq {after_seq}`"
+        ),
         Error::Input(input) => return input_hint(input),
         Error::Bundle(
             BundleError::TooLarge { dir, .. } | BundleError::TooManyEntries { dir, .. },

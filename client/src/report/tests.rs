@@ -107,6 +107,23 @@ fn a_cause_repeated_further_down_the_chain_is_shown_once() {
 }
 
 #[test]
+fn giving_up_a_follow_says_how_to_resume() {
+    let error = Error::FollowGaveUp {
+        run_id: "run-1".into(),
+        after_seq: 12,
+        source: Box::new(unreachable_because("daemon is restarting")),
+    };
+    let expected = "\
+error: stopped following run run-1 after event 12
+  caused by: cannot reach byok8sd at https://127.0.0.1:50051
+  caused by: daemon is restarting
+hint: the run goes on; once byok8sd can be reached, resume with `byok8s watch run-1 --after-seq 12`
+";
+    assert_eq!(report(&error).unwrap(), expected);
+    assert_eq!(error.exit_code().as_u8(), 4);
+}
+
+#[test]
 fn a_closed_pipe_is_reported_silently() {
     let error = Error::Output(io::Error::from(io::ErrorKind::BrokenPipe));
     assert_eq!(report(&error), None);

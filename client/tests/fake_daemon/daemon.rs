@@ -18,7 +18,7 @@ use tokio_stream::{Stream, StreamExt};
 use tonic::transport::{Endpoint, Identity, Server, ServerTlsConfig, Uri};
 use tonic::{Request, Response, Status};
 
-use crate::script::{Script, run, stream_items};
+use crate::script::{Interruption, Script, run, stream_items};
 
 /// A running stand-in daemon; it stops when dropped.
 pub struct FakeDaemon {
@@ -83,6 +83,7 @@ impl FakeDaemon {
 /// A stand-in daemon reached through in-process pipes, for tests on tokio's paused clock:
 /// with no real I/O to wait for, the clock moves only when every task waits for a timer.
 pub struct InMemoryDaemon {
+    script: Arc<Mutex<Script>>,
     task: tokio::task::JoinHandle<()>,
 }
 
@@ -108,7 +109,12 @@ impl InMemoryDaemon {
             .connect_with_connector_lazy(connector);
         let options = ConnectOptions::new(ServerUrl::parse("https://in-memory.invalid:1").unwrap());
         let client = Client::from_channel(channel, &options);
-        (Self { task }, client)
+        (Self { script, task }, client)
+    }
+
+    /// The state and the requests received so far.
+    pub fn script(&self) -> MutexGuard<'_, Script> {
+        self.script.lock().unwrap()
     }
 }
 
@@ -214,6 +220,9 @@ impl Runs for Handler {
         let mut script = self.script();
         script.watches.push(request.clone());
         let interruption = script.interruptions.pop_front();
+        if let Some(Interruption::Refuse) = interruption {
+            return Err(Status::unavailable("daemon is shutting down"));
+        }
         let items = stream_items(&script.events, &request, interruption);
         Ok(Response::new(Box::pin(tokio_stream::iter(items))))
     }

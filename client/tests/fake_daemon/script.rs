@@ -17,6 +17,8 @@ pub enum Interruption {
     Unavailable { after: u64 },
     /// Send events up to this sequence number, then close the stream normally.
     Close { after: u64 },
+    /// Fail the WatchRun call itself with UNAVAILABLE, before any stream opens.
+    Refuse,
 }
 
 /// The daemon's state and the requests it received.
@@ -128,6 +130,7 @@ pub fn stream_items(
 ) -> Vec<Result<RunEvent, Status>> {
     let limit = match interruption {
         Some(Interruption::Unavailable { after } | Interruption::Close { after }) => after,
+        Some(Interruption::Refuse) => 0,
         None => u64::MAX,
     };
     let wanted =
