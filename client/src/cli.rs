@@ -15,7 +15,8 @@ Exit codes:
   3  the run was cancelled or interrupted
   4  cannot reach the server (connection refused, TLS failure, unavailable, timeout)
   5  run not found
-  6  any other server error";
+  6  any other server error
+  130  following was stopped with Ctrl-C; the run goes on";
 
 /// Run Snakemake workflows on byok8sd and follow them.
 #[derive(Debug, Parser)]

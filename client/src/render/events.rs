@@ -3,7 +3,7 @@
 use byok8s::phase_name;
 use byok8s::proto::run_event::Kind;
 use byok8s::proto::{
-    ClusterEvent, JobStarted, LogLine, LogStream, PhaseChanged, Progress, RunEvent,
+    ClusterEvent, JobStarted, LogLine, LogStream, PhaseChanged, Progress, Run, RunEvent,
 };
 use jiff::tz::TimeZone;
 
@@ -24,6 +24,15 @@ pub fn event_line(event: &RunEvent, zone: &TimeZone) -> Option<String> {
         Kind::Cluster(cluster) => cluster_text(cluster),
     };
     Some(format!("{} {body}", clock_time(event.time.as_ref(), zone)))
+}
+
+/// `run ID PHASE: reason`, as a run stands now.
+pub fn outcome_line(run: &Run) -> String {
+    let change = PhaseChanged {
+        phase: run.phase,
+        reason: run.reason.clone(),
+    };
+    phase_text(&run.id, &change)
 }
 
 fn phase_text(run_id: &str, change: &PhaseChanged) -> String {

@@ -13,7 +13,7 @@ use jiff::tz::TimeZone;
 use serde_json::Value;
 
 use crate::cli::OutputFormat;
-use events::event_line;
+use events::{event_line, outcome_line};
 use json::{event_json, run_json};
 use runs::Viewpoint;
 
@@ -74,6 +74,14 @@ impl Printer {
             return write_document(&run_json(run));
         }
         write_out(&format!("{}\n", cancel_text(run)))
+    }
+
+    /// How a followed run ended, as the line `watch` shows for its final phase, on standard
+    /// error, for people following output that leaves it out.
+    pub fn outcome(&self, run: &Run) {
+        if self.is_human() {
+            eprintln!("{}", outcome_line(run));
+        }
     }
 
     /// One event: a line for people, or one compact JSON object per line.

@@ -223,8 +223,12 @@ impl Runs for Handler {
         if let Some(Interruption::Refuse) = interruption {
             return Err(Status::unavailable("daemon is shutting down"));
         }
-        let items = stream_items(&script.events, &request, interruption);
-        Ok(Response::new(Box::pin(tokio_stream::iter(items))))
+        let items = tokio_stream::iter(stream_items(&script.events, &request, interruption));
+        let stream: EventStream = match interruption {
+            Some(Interruption::Hold { .. }) => Box::pin(items.chain(tokio_stream::pending())),
+            _ => Box::pin(items),
+        };
+        Ok(Response::new(stream))
     }
 
     async fn cancel_run(

@@ -17,6 +17,8 @@ pub enum Interruption {
     Unavailable { after: u64 },
     /// Send events up to this sequence number, then close the stream normally.
     Close { after: u64 },
+    /// Send events up to this sequence number, then keep the stream open and quiet.
+    Hold { after: u64 },
     /// Fail the WatchRun call itself with UNAVAILABLE, before any stream opens.
     Refuse,
 }
@@ -129,7 +131,11 @@ pub fn stream_items(
     interruption: Option<Interruption>,
 ) -> Vec<Result<RunEvent, Status>> {
     let limit = match interruption {
-        Some(Interruption::Unavailable { after } | Interruption::Close { after }) => after,
+        Some(
+            Interruption::Unavailable { after }
+            | Interruption::Close { after }
+            | Interruption::Hold { after },
+        ) => after,
         Some(Interruption::Refuse) => 0,
         None => u64::MAX,
     };
