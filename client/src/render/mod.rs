@@ -14,7 +14,7 @@ use serde_json::Value;
 
 use crate::cli::OutputFormat;
 use events::{event_line, outcome_line};
-use json::{event_json, run_json};
+use json::{event_json, run_json, submitted_json};
 use runs::Viewpoint;
 
 /// Writes each result in the chosen format; advice and warnings go to standard error.
@@ -58,7 +58,7 @@ impl Printer {
     /// A freshly submitted run.
     pub fn submitted(&self, run: &Run, existing: bool) -> Result<(), Error> {
         if self.format == OutputFormat::Json {
-            return write_document(&run_json(run));
+            return write_document(&submitted_json(run, existing));
         }
         let note = if existing {
             " (existing run for this idempotency key)"

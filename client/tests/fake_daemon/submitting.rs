@@ -144,3 +144,30 @@ async fn submit_with_nothing_listening_exits_4_after_its_retries() {
     // Three retries wait half a second, one second and two seconds.
     assert!(started.elapsed() >= std::time::Duration::from_millis(3500));
 }
+
+#[tokio::test]
+async fn submit_as_json_says_whether_the_key_found_an_existing_run() {
+    let daemon = daemon_with_failed_run().await;
+    let dir = workflow_dir();
+    let args = [
+        "submit",
+        "workflow-fail",
+        "params",
+        "--idempotency-key",
+        "k1",
+        "--output",
+        "json",
+    ];
+    let first = byok8s(&daemon, dir.path(), &args).await;
+    let second = byok8s(&daemon, dir.path(), &args).await;
+    let first: serde_json::Value = serde_json::from_str(&stdout(&first)).unwrap();
+    let second: serde_json::Value = serde_json::from_str(&stdout(&second)).unwrap();
+    assert_eq!(
+        (&first["id"], &first["existing"]),
+        (&"run-2".into(), &false.into())
+    );
+    assert_eq!(
+        (&second["id"], &second["existing"]),
+        (&"run-2".into(), &true.into())
+    );
+}
