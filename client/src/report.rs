@@ -6,6 +6,8 @@ use std::io;
 use byok8s::{BundleError, Error, InputError};
 use tonic::Code;
 
+use crate::render::visible;
+
 /// The text printed on standard error for `error`, or `None` when silence is right (the
 /// reader of our output went away).
 pub fn report(error: &Error) -> Option<String> {
@@ -14,9 +16,10 @@ pub fn report(error: &Error) -> Option<String> {
     {
         return None;
     }
-    let mut text = format!("error: {error}\n");
+    // Messages can quote the daemon's or a workflow's text.
+    let mut text = format!("error: {}\n", visible(&error.to_string()));
     for cause in causes(error) {
-        text.push_str(&format!("  caused by: {cause}\n"));
+        text.push_str(&format!("  caused by: {}\n", visible(&cause)));
     }
     if let Some(hint) = hint(error) {
         text.push_str(&format!("hint: {hint}\n"));

@@ -4,6 +4,7 @@ mod clock;
 mod events;
 mod json;
 mod runs;
+mod terminal;
 
 use std::io::{self, Write};
 
@@ -16,6 +17,7 @@ use crate::cli::OutputFormat;
 use events::{event_line, outcome_line};
 use json::{event_json, run_json, submitted_json};
 use runs::Viewpoint;
+pub use terminal::visible;
 
 /// Writes each result in the chosen format; advice and warnings go to standard error.
 pub struct Printer {
@@ -65,7 +67,7 @@ impl Printer {
         } else {
             ""
         };
-        write_out(&format!("submitted run {}{note}\n", run.id))
+        write_out(&format!("submitted run {}{note}\n", visible(&run.id)))
     }
 
     /// The run as a cancel request left it.
@@ -73,7 +75,7 @@ impl Printer {
         if self.format == OutputFormat::Json {
             return write_document(&run_json(run));
         }
-        write_out(&format!("{}\n", cancel_text(run)))
+        write_out(&format!("{}\n", visible(&cancel_text(run))))
     }
 
     /// How a followed run ended, as the line `watch` shows for its final phase, on standard

@@ -128,3 +128,13 @@ fn a_closed_pipe_is_reported_silently() {
     let error = Error::Output(io::Error::from(io::ErrorKind::BrokenPipe));
     assert_eq!(report(&error), None);
 }
+
+#[test]
+fn control_characters_in_a_server_message_are_shown_escaped() {
+    let status = Status::failed_precondition("refused\u{1b}[2J by policy");
+    let text = report(&Error::from_status(status, &server())).unwrap();
+    assert!(
+        text.starts_with("error: refused\\u{1b}[2J by policy\n"),
+        "{text}"
+    );
+}
