@@ -12,6 +12,7 @@ use flate2::Compression;
 use flate2::write::GzEncoder;
 
 pub use error::BundleError;
+use error::human_size;
 use listing::{FileEntry, list};
 
 /// The name of the ignore file, read like `.gitignore`, for what only byok8s should skip.
@@ -51,6 +52,18 @@ pub struct Bundle {
     pub total_bytes: u64,
     /// Symlinks met and left out, relative to `root`; callers should warn about them.
     pub skipped_symlinks: Vec<PathBuf>,
+}
+
+impl Bundle {
+    /// What travels, as people read it, such as `7 files (12.3 KiB)`.
+    pub fn summary(&self) -> String {
+        let files = match self.file_count {
+            1 => "file",
+            _ => "files",
+        };
+        let size = human_size(self.total_bytes);
+        format!("{} {files} ({size})", self.file_count)
+    }
 }
 
 /// Packs the directory holding `snakefile` within `limits`.

@@ -62,7 +62,7 @@ pub enum BundleError {
 }
 
 /// A byte count in the unit a person would use, such as `72.5 MiB`.
-fn human_size(bytes: u64) -> String {
+pub(super) fn human_size(bytes: u64) -> String {
     const UNITS: [&str; 4] = ["KiB", "MiB", "GiB", "TiB"];
     if bytes < 1024 {
         return format!("{bytes} B");

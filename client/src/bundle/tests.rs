@@ -236,3 +236,11 @@ fn an_ignored_snakefile_is_an_error() {
         "{err:?}"
     );
 }
+
+#[test]
+fn the_summary_counts_files_and_their_size() {
+    let one = tree(&[("Snakefile", "rule all:\n")]);
+    assert_eq!(bundle_of(&one).summary(), "1 file (10 B)");
+    let more = tree(&[("Snakefile", "x"), ("data.txt", &"0".repeat(2047))]);
+    assert_eq!(bundle_of(&more).summary(), "2 files (2.0 KiB)");
+}

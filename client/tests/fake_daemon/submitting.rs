@@ -24,6 +24,8 @@ async fn submit_sends_the_documents_bundle_labels_and_a_fresh_key() {
     assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
     assert_eq!(stdout(&output), "submitted run run-2\n");
     assert!(stderr(&output).contains("hint: follow it with `byok8s watch run-2`"));
+    let packing = "packing 3 files (49 B) from .\n";
+    assert!(stderr(&output).starts_with(packing), "{}", stderr(&output));
     let request = daemon.script().submits[0].clone();
     assert_eq!(request.workflow.unwrap().name, "workflow-fail");
     assert_eq!(request.params.unwrap().json, r#"{"name": "x"}"#);
@@ -160,6 +162,7 @@ async fn submit_as_json_says_whether_the_key_found_an_existing_run() {
     ];
     let first = byok8s(&daemon, dir.path(), &args).await;
     let second = byok8s(&daemon, dir.path(), &args).await;
+    assert_eq!(stderr(&first), "", "JSON mode adds nothing for people");
     let first: serde_json::Value = serde_json::from_str(&stdout(&first)).unwrap();
     let second: serde_json::Value = serde_json::from_str(&stdout(&second)).unwrap();
     assert_eq!(
