@@ -4,6 +4,7 @@
 mod error;
 mod listing;
 
+use std::collections::HashSet;
 use std::fs;
 use std::path::{Path, PathBuf};
 
@@ -11,6 +12,7 @@ use flate2::Compression;
 use flate2::write::GzEncoder;
 
 pub use error::BundleError;
+use error::human_size;
 use listing::{FileEntry, list};
 
 /// The name of the ignore file, read like `.gitignore`, for what only byok8s should skip.
@@ -21,15 +23,16 @@ pub const IGNORE_FILE: &str = ".byok8signore";
 pub struct BundleLimits {
     /// The most bytes of file content, before compression.
     pub max_bytes: u64,
-    /// The most files.
-    pub max_files: usize,
+    /// The most entries: files plus the directories that hold them, counted as byok8sd
+    /// counts them.
+    pub max_entries: usize,
 }
 
 impl Default for BundleLimits {
     fn default() -> Self {
         Self {
             max_bytes: 64 * 1024 * 1024,
-            max_files: 10_000,
+            max_entries: 10_000,
         }
     }
 }
@@ -49,6 +52,18 @@ pub struct Bundle {
     pub total_bytes: u64,
     /// Symlinks met and left out, relative to `root`; callers should warn about them.
     pub skipped_symlinks: Vec<PathBuf>,
+}
+
+impl Bundle {
+    /// What travels, as people read it, such as `7 files (12.3 KiB)`.
+    pub fn summary(&self) -> String {
+        let files = match self.file_count {
+            1 => "file",
+            _ => "files",
+        };
+        let size = human_size(self.total_bytes);
+        format!("{} {files} ({size})", self.file_count)
+    }
 }
 
 /// Packs the directory holding `snakefile` within `limits`.
@@ -87,11 +102,12 @@ fn check_limits(
     limits: &BundleLimits,
 ) -> Result<u64, BundleError> {
     let dir = root.to_path_buf();
-    if files.len() > limits.max_files {
-        return Err(BundleError::TooManyFiles {
+    let entries = entry_count(files);
+    if entries > limits.max_entries {
+        return Err(BundleError::TooManyEntries {
             dir,
-            found: files.len(),
-            cap: limits.max_files,
+            found: entries,
+            cap: limits.max_entries,
         });
     }
     let found: u64 = files.iter().map(|file| file.size).sum();
@@ -103,6 +119,17 @@ fn check_limits(
         });
     }
     Ok(found)
+}
+
+/// Files plus every directory above them inside the bundle. The archive holds no directory
+/// entries, but byok8sd counts the directories a path implies against the same cap.
+fn entry_count(files: &[FileEntry]) -> usize {
+    let directories: HashSet<&Path> = files
+        .iter()
+        .flat_map(|file| file.relative.ancestors().skip(1))
+        .filter(|dir| !dir.as_os_str().is_empty())
+        .collect();
+    files.len() + directories.len()
 }
 
 fn pack(root: &Path, files: &[FileEntry]) -> Result<Vec<u8>, BundleError> {

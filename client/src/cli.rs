@@ -7,15 +7,17 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 
 use crate::label::Label;
 
+/// The exit codes, as the README's table lists them.
 const EXIT_CODES: &str = "\
 Exit codes:
-  0  success; for watch, logs -f and submit --follow: the run succeeded
-  1  the run failed
-  2  usage error or bad input (nothing was sent), or the server rejected the request
-  3  the run was cancelled or interrupted
-  4  cannot reach the server (connection refused, TLS failure, unavailable, timeout)
-  5  run not found
-  6  any other server error";
+  0    success; for watch, logs -f and submit --follow: the run succeeded
+  1    the run failed
+  2    usage error or bad input (nothing was sent), or the daemon refused the request as invalid
+  3    the run was cancelled or interrupted
+  4    cannot reach the daemon (connection refused, TLS failure, unavailable, no answer in time)
+  5    run not found
+  6    any other error from the daemon (such as permission denied), or output that cannot be written
+  130  following was stopped with Ctrl-C; the run goes on";
 
 /// Run Snakemake workflows on byok8sd and follow them.
 #[derive(Debug, Parser)]

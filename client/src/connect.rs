@@ -21,41 +21,38 @@ pub struct ConnectOptions {
     /// A PEM file with the CA (or the daemon's self-signed certificate) to trust instead of
     /// the public web roots.
     pub ca_cert: Option<PathBuf>,
-    /// How long to wait for the TCP and TLS handshake.
+    /// How long to wait for the TCP connection.
     pub connect_timeout: Duration,
+    /// How long a status, list or cancel call, or opening an event stream, may take, connecting
+    /// included; a daemon that accepts a connection and then stalls must not hold the client.
+    pub call_timeout: Duration,
+    /// How long one submit attempt may take, connecting and uploading the bundle (up to 64 MiB)
+    /// included.
+    pub submit_timeout: Duration,
 }
 
 impl ConnectOptions {
-    /// Options for `server` with the public web roots and a ten-second connect timeout.
+    /// Options for `server` with the public web roots, a ten-second connect timeout, a minute
+    /// per call and five minutes per submit attempt.
     pub fn new(server: ServerUrl) -> Self {
         Self {
             server,
             ca_cert: None,
             connect_timeout: Duration::from_secs(10),
+            call_timeout: Duration::from_secs(60),
+            submit_timeout: Duration::from_secs(5 * 60),
         }
     }
 }
 
-/// Connects to the daemon, failing fast when it cannot be reached or its certificate is not
-/// trusted.
-pub async fn connect(options: &ConnectOptions) -> Result<Client, Error> {
-    let endpoint = endpoint(options)?;
-    let unreachable = |source: Box<dyn std::error::Error + Send + Sync>| Error::Unreachable {
-        server: options.server.clone(),
-        source,
-    };
-    // The connect timeout covers TCP only; a peer that accepts and then never completes the
-    // TLS and HTTP/2 handshakes would otherwise hold the client forever.
-    let handshake = options.connect_timeout * 2;
-    let channel = match tokio::time::timeout(handshake, endpoint.connect()).await {
-        Ok(connected) => connected.map_err(|source| unreachable(Box::new(source)))?,
-        Err(_) => {
-            let message = format!("no TLS handshake within {}s", handshake.as_secs());
-            let timed_out = std::io::Error::new(std::io::ErrorKind::TimedOut, message);
-            return Err(unreachable(Box::new(timed_out)));
-        }
-    };
-    Ok(Client::new(channel, options.server.clone()))
+/// Prepares the channel to the daemon without connecting yet.
+///
+/// The connection is opened by the first call and opened again after it breaks, so the
+/// retries of [`Client::submit`] and [`crate::follow`] also cover a daemon that is not up yet
+/// (restarting, say). Only local problems, such as an unusable CA file, fail here.
+pub fn connect(options: &ConnectOptions) -> Result<Client, Error> {
+    let channel = endpoint(options)?.connect_lazy();
+    Ok(Client::from_channel(channel, options))
 }
 
 fn endpoint(options: &ConnectOptions) -> Result<Endpoint, Error> {
@@ -115,11 +112,9 @@ mod tests {
         options
     }
 
-    #[tokio::test]
-    async fn an_unreadable_ca_file_is_bad_input_naming_the_file() {
-        let err = connect(&options_with_ca("/nonexistent/ca.pem".into()))
-            .await
-            .unwrap_err();
+    #[test]
+    fn an_unreadable_ca_file_is_bad_input_naming_the_file() {
+        let err = connect(&options_with_ca("/nonexistent/ca.pem".into())).unwrap_err();
         assert_eq!(
             err.to_string(),
             "cannot read the CA certificate /nonexistent/ca.pem"
@@ -127,24 +122,26 @@ mod tests {
         assert_eq!(err.exit_code().as_u8(), 2);
     }
 
-    #[tokio::test]
-    async fn a_ca_file_without_a_certificate_is_bad_input() {
+    #[test]
+    fn a_ca_file_without_a_certificate_is_bad_input() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("ca.pem");
         fs::write(&path, "not a certificate").unwrap();
-        let err = connect(&options_with_ca(path)).await.unwrap_err();
+        let err = connect(&options_with_ca(path)).unwrap_err();
         assert!(matches!(err, Error::CaCertificateInvalid { .. }), "{err:?}");
         assert_eq!(err.exit_code().as_u8(), 2);
     }
 
     #[tokio::test]
-    async fn a_closed_port_is_unreachable() {
+    async fn a_closed_port_is_unreachable_at_the_first_call() {
         let options = ConnectOptions::new(ServerUrl::parse("https://127.0.0.1:1").unwrap());
-        let err = connect(&options).await.unwrap_err();
+        let client = connect(&options).unwrap();
+        let err = client.get_run("run-1").await.unwrap_err();
         assert_eq!(
             err.to_string(),
             "cannot reach byok8sd at https://127.0.0.1:1"
         );
+        assert!(err.is_transient(), "{err:?}");
         assert_eq!(err.exit_code().as_u8(), 4);
     }
 }

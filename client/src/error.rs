@@ -51,6 +51,17 @@ pub enum Error {
     /// The server answered with an error status.
     #[error(transparent)]
     Server(#[from] ServerError),
+    /// Following a run stopped because the server stayed out of reach for the whole retry
+    /// budget; the run itself goes on.
+    #[error("stopped following run {run_id} after event {after_seq}")]
+    FollowGaveUp {
+        /// The run that was followed.
+        run_id: String,
+        /// The last event delivered; a later follow can resume after it.
+        after_seq: u64,
+        /// The last failure to reach the server.
+        source: Box<Error>,
+    },
     /// Writing to standard output failed.
     #[error("cannot write the output")]
     Output(#[source] io::Error),
@@ -78,10 +89,31 @@ impl Error {
         })
     }
 
-    /// True when retrying might help: the server could not be reached.
+    /// True when retrying might help: the server could not be reached, and not because TLS
+    /// refused it (an untrusted certificate stays untrusted however often it is offered).
     pub fn is_transient(&self) -> bool {
-        matches!(self, Self::Unreachable { .. })
+        match self {
+            Self::Unreachable { source, .. } => !refused_by_tls(source.as_ref()),
+            _ => false,
+        }
     }
+}
+
+/// True when a cause in the chain is the TLS layer refusing the handshake, seen directly or
+/// wrapped in the I/O error that carries it out of the TLS stream.
+fn refused_by_tls(error: &(dyn StdError + 'static)) -> bool {
+    let mut source = Some(error);
+    while let Some(cause) = source {
+        let wrapped = cause
+            .downcast_ref::<io::Error>()
+            .and_then(io::Error::get_ref)
+            .is_some_and(|inner| inner.is::<rustls::Error>());
+        if wrapped || cause.is::<rustls::Error>() {
+            return true;
+        }
+        source = cause.source();
+    }
+    false
 }
 
 /// An error status sent by the server; displays as the server's message, caused by the
@@ -171,6 +203,16 @@ mod tests {
         let status = Status::from_error(Box::new(io));
         let err = Error::from_status(status, &server());
         assert!(err.is_transient(), "{err:?}");
+    }
+
+    #[test]
+    fn a_certificate_the_tls_layer_refused_is_not_transient() {
+        let refusal = rustls::Error::InvalidCertificate(rustls::CertificateError::UnknownIssuer);
+        let io = std::io::Error::new(std::io::ErrorKind::InvalidData, refusal);
+        let status = Status::from_error(Box::new(io));
+        let err = Error::from_status(status, &server());
+        assert!(matches!(err, Error::Unreachable { .. }), "{err:?}");
+        assert!(!err.is_transient(), "{err:?}");
     }
 
     #[test]

@@ -25,6 +25,9 @@ pub enum ExitCode {
     NotFound = 5,
     /// Any other error reported by the server or met locally.
     Other = 6,
+    /// Following was stopped with Ctrl-C; the run goes on. 128 + SIGINT, as shells report a
+    /// command that SIGINT ended.
+    Interrupted = 130,
 }
 
 impl ExitCode {
@@ -64,8 +67,13 @@ impl Error {
             | Self::Bundle(_)
             | Self::CaCertificateUnreadable { .. }
             | Self::CaCertificateInvalid { .. } => ExitCode::BadInput,
-            Self::Unreachable { .. } => ExitCode::Unreachable,
+            Self::Unreachable { .. } | Self::FollowGaveUp { .. } => ExitCode::Unreachable,
             Self::Server(error) => ExitCode::for_status_code(error.code()),
+            // The reader of our output went away, as `byok8s watch RUN | head` does once it
+            // has its lines: the command ended as the reader wanted.
+            Self::Output(error) if error.kind() == std::io::ErrorKind::BrokenPipe => {
+                ExitCode::Success
+            }
             Self::Output(_) => ExitCode::Other,
         }
     }
@@ -103,6 +111,14 @@ mod tests {
     #[test]
     fn not_found_has_its_own_code() {
         assert_eq!(ExitCode::for_status_code(Code::NotFound).as_u8(), 5);
+    }
+
+    #[test]
+    fn a_closed_output_pipe_ends_the_command_successfully() {
+        let closed = Error::Output(std::io::Error::from(std::io::ErrorKind::BrokenPipe));
+        assert_eq!(closed.exit_code(), ExitCode::Success);
+        let full = Error::Output(std::io::Error::from(std::io::ErrorKind::StorageFull));
+        assert_eq!(full.exit_code(), ExitCode::Other);
     }
 
     #[test]

@@ -49,8 +49,10 @@ enum StreamEnd {
 /// Follows the run until it has finished and returns its final phase.
 ///
 /// Every event is handed to `observer` exactly once, even across reconnections: a broken or
-/// early-closed stream is reopened after the last sequence number seen, with backoff, for
-/// about thirty seconds before giving up with the transport error.
+/// early-closed stream is reopened after the last sequence number seen, with backoff. Each
+/// stream that opens renews the retry budget, so following gives up only when the server
+/// stays out of reach for about two minutes in a row, with [`Error::FollowGaveUp`] saying
+/// where to resume.
 pub async fn follow(
     client: &Client,
     request: FollowRequest,
@@ -96,6 +98,8 @@ impl<O: FollowObserver> Follower<'_, O> {
             Ok(stream) => stream,
             Err(error) => return broken_or_fatal(error),
         };
+        // The server answered, so a proxy that cuts quiet streams must not use the budget up.
+        self.backoff.renew_budget();
         loop {
             match self.next_event(&mut stream).await {
                 Ok(Some(event)) => self.accept(event)?,
@@ -184,7 +188,13 @@ impl<O: FollowObserver> Follower<'_, O> {
     }
 
     async fn pause(&mut self, error: Error) -> Result<(), Error> {
-        let delay = self.backoff.next_delay().ok_or(error)?;
+        let Some(delay) = self.backoff.next_delay() else {
+            return Err(Error::FollowGaveUp {
+                run_id: self.request.run_id.clone(),
+                after_seq: self.request.after_seq,
+                source: Box::new(error),
+            });
+        };
         self.observer.on_resume(self.request.after_seq);
         tokio::time::sleep(delay).await;
         Ok(())

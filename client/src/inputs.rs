@@ -5,7 +5,7 @@ mod error;
 
 use std::fmt;
 use std::fs;
-use std::path::{Path, PathBuf};
+use std::path::{Component, Path, PathBuf};
 
 use serde_json::{Map, Value};
 
@@ -61,8 +61,15 @@ pub fn resolve_inputs(
 ) -> Result<Inputs, InputError> {
     let (workflow, workflow_object) = read_document(base, workflow, DocumentRole::Workflow)?;
     let (params, _) = read_document(base, params, DocumentRole::Params)?;
-    let default = default_target(&workflow.path, &workflow_object)?;
-    let targets = choose_targets(&workflow.path, targets, default)?;
+    let targets = match targets {
+        [] => vec![default_target(&workflow.path, &workflow_object)?],
+        given => given.to_vec(),
+    };
+    if let Some(bad) = targets.iter().find(|target| !is_target(target)) {
+        return Err(InputError::InvalidTarget {
+            target: bad.clone(),
+        });
+    }
     Ok(Inputs {
         workflow,
         params,
@@ -103,6 +110,9 @@ fn read_document(
         return Err(InputError::NotAnObject { role, path });
     };
     let name = document_name(&path);
+    if !is_document_name(&name) {
+        return Err(InputError::InvalidName { role, path });
+    }
     Ok((Document { name, path, json }, object))
 }
 
@@ -129,34 +139,42 @@ fn document_name(path: &Path) -> String {
         .to_owned()
 }
 
-fn default_target(
-    path: &Path,
-    workflow: &Map<String, Value>,
-) -> Result<Option<String>, InputError> {
+/// The workflow file's `workflow_target`, read only when no TARGET was given so that a
+/// TARGET always overrides it, as byok8sd does.
+fn default_target(path: &Path, workflow: &Map<String, Value>) -> Result<String, InputError> {
     match workflow.get("workflow_target") {
-        None => Ok(None),
-        Some(Value::String(target)) if !target.is_empty() => Ok(Some(target.clone())),
+        Some(Value::String(target)) if is_target(target) => Ok(target.clone()),
         Some(_) => Err(InputError::InvalidDefaultTarget {
+            path: path.to_path_buf(),
+        }),
+        None => Err(InputError::NoTarget {
             path: path.to_path_buf(),
         }),
     }
 }
 
-fn choose_targets(
-    path: &Path,
-    given: &[String],
-    default: Option<String>,
-) -> Result<Vec<String>, InputError> {
-    if given.iter().any(String::is_empty) {
-        return Err(InputError::EmptyTarget);
+/// The names byok8sd accepts for documents: they are stored and shown, so they stay plain.
+fn is_document_name(name: &str) -> bool {
+    name.len() <= 253
+        && name.starts_with(|c: char| c.is_ascii_alphanumeric())
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "._-".contains(c))
+}
+
+/// The targets byok8sd accepts: a rule name or a path that stays inside the run's directory,
+/// of at most 1024 printable characters and no name longer than a filesystem allows.
+fn is_target(target: &str) -> bool {
+    let shape_ok = target.chars().count() <= 1024 && !target.chars().any(char::is_control);
+    let mut names = 0;
+    for component in Path::new(target).components() {
+        match component {
+            Component::Normal(name) if name.len() <= 255 => names += 1,
+            Component::CurDir => {}
+            _ => return false,
+        }
     }
-    match (given, default) {
-        ([], Some(default)) => Ok(vec![default]),
-        ([], None) => Err(InputError::NoTarget {
-            path: path.to_path_buf(),
-        }),
-        (given, _) => Ok(given.to_vec()),
-    }
+    shape_ok && names > 0
 }
 
 #[cfg(test)]

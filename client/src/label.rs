@@ -1,4 +1,5 @@
-//! Labels given on the command line as `KEY=VALUE`.
+//! Labels given on the command line as `KEY=VALUE`, in the Kubernetes label syntax byok8sd
+//! accepts (see the Kubernetes "Labels and Selectors" document).
 
 use std::collections::HashMap;
 use std::str::FromStr;
@@ -13,16 +14,29 @@ pub struct Label {
 impl FromStr for Label {
     type Err = String;
 
+    /// Refuses what byok8sd would refuse, so the mistake is reported before anything is
+    /// packed or uploaded.
     fn from_str(text: &str) -> Result<Self, Self::Err> {
-        match text.split_once('=') {
-            Some((key, value)) if !key.trim().is_empty() => Ok(Self {
-                key: key.to_owned(),
-                value: value.to_owned(),
-            }),
-            _ => Err(format!(
-                "expected KEY=VALUE with a non-empty KEY, got {text:?}"
-            )),
+        let Some((key, value)) = text.split_once('=') else {
+            return Err(format!("expected KEY=VALUE, got {text:?}"));
+        };
+        if !is_label_key(key) {
+            return Err(format!(
+                "the key {key:?} is not a Kubernetes label key: an optional DNS subdomain and \
+                 '/', then 1 to 63 letters, digits, '-', '_' or '.', starting and ending with a \
+                 letter or digit"
+            ));
         }
+        if !is_label_value(value) {
+            return Err(format!(
+                "the value {value:?} is not a Kubernetes label value: empty, or 1 to 63 \
+                 letters, digits, '-', '_' or '.', starting and ending with a letter or digit"
+            ));
+        }
+        Ok(Self {
+            key: key.to_owned(),
+            value: value.to_owned(),
+        })
     }
 }
 
@@ -34,18 +48,56 @@ pub fn label_map(labels: &[Label]) -> HashMap<String, String> {
         .collect()
 }
 
+/// An optional DNS subdomain prefix and '/', then a name shaped like a non-empty value.
+fn is_label_key(key: &str) -> bool {
+    let (prefix, name) = match key.split_once('/') {
+        Some((prefix, name)) => (Some(prefix), name),
+        None => (None, key),
+    };
+    prefix.is_none_or(is_dns_subdomain) && !name.is_empty() && is_label_value(name)
+}
+
+/// Empty, or at most 63 letters, digits, '-', '_' and '.', starting and ending alphanumeric.
+fn is_label_value(value: &str) -> bool {
+    if value.is_empty() {
+        return true;
+    }
+    value.len() <= 63
+        && has_alphanumeric_edges(value)
+        && value
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
+}
+
+/// Dot-separated DNS-1123 labels (lowercase letters, digits, inner '-'), at most 253 in all.
+fn is_dns_subdomain(text: &str) -> bool {
+    let is_dns_label = |label: &str| {
+        label.len() <= 63
+            && has_alphanumeric_edges(label)
+            && label
+                .chars()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+    };
+    text.len() <= 253 && text.split('.').all(is_dns_label)
+}
+
+fn has_alphanumeric_edges(text: &str) -> bool {
+    text.starts_with(|c: char| c.is_ascii_alphanumeric())
+        && text.ends_with(|c: char| c.is_ascii_alphanumeric())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
     fn key_and_value_are_split_at_the_first_equals_sign() {
-        let label: Label = "query=a=b".parse().unwrap();
+        let label: Label = "byok8s.io/team=a.b".parse().unwrap();
         assert_eq!(
             label,
             Label {
-                key: "query".into(),
-                value: "a=b".into()
+                key: "byok8s.io/team".into(),
+                value: "a.b".into()
             }
         );
     }
@@ -59,12 +111,38 @@ mod tests {
     #[test]
     fn a_label_without_equals_sign_is_refused() {
         let err = "team".parse::<Label>().unwrap_err();
-        assert_eq!(err, "expected KEY=VALUE with a non-empty KEY, got \"team\"");
+        assert_eq!(err, "expected KEY=VALUE, got \"team\"");
     }
 
     #[test]
     fn a_label_with_an_empty_key_is_refused() {
         assert!("=blue".parse::<Label>().is_err());
+    }
+
+    #[test]
+    fn keys_byok8sd_would_refuse_are_refused_naming_the_key() {
+        for key in [
+            "bad key",
+            "Byok8s.io/run",
+            "byok8s.io/",
+            "a/b/c",
+            "-x",
+            &"k".repeat(64),
+        ] {
+            let err = format!("{key}=v").parse::<Label>().unwrap_err();
+            assert!(err.starts_with(&format!("the key {key:?} is not")), "{err}");
+        }
+    }
+
+    #[test]
+    fn values_byok8sd_would_refuse_are_refused_naming_the_value() {
+        for value in ["a=b", "x y", "_x", "x.", &"v".repeat(64)] {
+            let err = format!("team={value}").parse::<Label>().unwrap_err();
+            assert!(
+                err.starts_with(&format!("the value {value:?} is not")),
+                "{err}"
+            );
+        }
     }
 
     #[test]

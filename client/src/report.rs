@@ -6,6 +6,8 @@ use std::io;
 use byok8s::{BundleError, Error, InputError};
 use tonic::Code;
 
+use crate::render::visible;
+
 /// The text printed on standard error for `error`, or `None` when silence is right (the
 /// reader of our output went away).
 pub fn report(error: &Error) -> Option<String> {
@@ -14,9 +16,10 @@ pub fn report(error: &Error) -> Option<String> {
     {
         return None;
     }
-    let mut text = format!("error: {error}\n");
+    // Messages can quote the daemon's or a workflow's text.
+    let mut text = format!("error: {}\n", visible(&error.to_string()));
     for cause in causes(error) {
-        text.push_str(&format!("  caused by: {cause}\n"));
+        text.push_str(&format!("  caused by: {}\n", visible(&cause)));
     }
     if let Some(hint) = hint(error) {
         text.push_str(&format!("hint: {hint}\n"));
@@ -24,17 +27,17 @@ pub fn report(error: &Error) -> Option<String> {
     Some(text)
 }
 
-/// The messages of the source chain, leaving out repeats of the line before.
+/// The messages of the source chain, leaving out any already shown: transport layers often
+/// repeat the message of the error they wrap.
 fn causes(error: &Error) -> Vec<String> {
+    let headline = error.to_string();
     let mut lines: Vec<String> = Vec::new();
-    let mut shown = error.to_string();
     let mut source = error.source();
     while let Some(cause) = source {
         let line = cause.to_string();
-        if line != shown && !line.is_empty() {
-            lines.push(line.clone());
+        if line != headline && !line.is_empty() && !lines.contains(&line) {
+            lines.push(line);
         }
-        shown = line;
         source = cause.source();
     }
     lines
@@ -48,9 +51,15 @@ fn hint(error: &Error) -> Option<String> {
         Error::Unreachable { .. } => {
             "is byok8sd running? check --server / BYOK8S_SERVER".to_owned()
         }
+        Error::FollowGaveUp {
+            run_id, after_seq, ..
+        } => format!(
+            "the run goes on; once byok8sd can be reached, resume with \
+             `byok8s watch {run_id} --after-seq {after_seq}`"
+        ),
         Error::Input(input) => return input_hint(input),
         Error::Bundle(
-            BundleError::TooLarge { dir, .. } | BundleError::TooManyFiles { dir, .. },
+            BundleError::TooLarge { dir, .. } | BundleError::TooManyEntries { dir, .. },
         ) => {
             let file = dir.join(byok8s::IGNORE_FILE);
             format!(

@@ -33,10 +33,10 @@ impl Backoff {
         )
     }
 
-    /// About thirty seconds of waiting in total, since a watcher would rather resume than give
-    /// up while the daemon restarts.
+    /// About two minutes of waiting in total, since a watcher would rather resume than give up
+    /// while the daemon restarts or is moved to another node.
     pub(crate) fn for_follow() -> Self {
-        let budget = Budget::Waiting(Duration::from_secs(30));
+        let budget = Budget::Waiting(Duration::from_secs(120));
         Self::new(Duration::from_millis(250), Duration::from_secs(5), budget)
     }
 
@@ -71,6 +71,14 @@ impl Backoff {
     pub(crate) fn reset(&mut self) {
         *self = Self::new(self.first, self.ceiling, self.budget);
     }
+
+    /// Gives back the whole budget but keeps the delays as they have grown: the server was
+    /// reached, so retrying should never give up, yet a connection that keeps breaking right
+    /// after it opens is retried ever more slowly, up to the ceiling, not hammered.
+    pub(crate) fn renew_budget(&mut self) {
+        self.attempts = 0;
+        self.waited = Duration::ZERO;
+    }
 }
 
 #[cfg(test)]
@@ -91,10 +99,10 @@ mod tests {
     }
 
     #[test]
-    fn follow_waits_about_thirty_seconds_in_total() {
+    fn follow_waits_about_two_minutes_in_total() {
         let total: Duration = delays(Backoff::for_follow()).iter().sum();
         assert!(
-            total >= Duration::from_secs(30) && total <= Duration::from_secs(35),
+            total >= Duration::from_secs(120) && total <= Duration::from_secs(125),
             "{total:?}"
         );
         assert!(
@@ -102,6 +110,16 @@ mod tests {
                 .iter()
                 .all(|d| *d <= Duration::from_secs(5))
         );
+    }
+
+    #[test]
+    fn a_renewed_budget_never_runs_out_and_keeps_the_grown_delay() {
+        let mut backoff = Backoff::for_follow();
+        for _ in 0..1000 {
+            assert!(backoff.next_delay().is_some());
+            backoff.renew_budget();
+        }
+        assert_eq!(backoff.next_delay(), Some(Duration::from_secs(5)));
     }
 
     #[test]

@@ -85,16 +85,27 @@ fn check_authority_and_path(uri: &Uri, shown: String) -> Result<(), ServerUrlErr
     Ok(())
 }
 
-/// Hides anything between `://` and `@`, so an error never echoes a password.
+/// Hides the user information (anything before `@` in the authority), so an error never
+/// echoes a password, whether or not the text starts with a scheme.
 fn redact(text: &str) -> String {
-    let Some((scheme, rest)) = text.split_once("://") else {
-        return text.to_owned();
+    let start = match text.split_once("://") {
+        Some((scheme, _)) if is_scheme(scheme) => scheme.len() + 3,
+        _ => 0,
     };
-    let authority_end = rest.find('/').unwrap_or(rest.len());
+    let rest = &text[start..];
+    let authority_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
     match rest[..authority_end].rfind('@') {
-        Some(at) => format!("{scheme}://***{}", &rest[at..]),
+        Some(at) => format!("{}***{}", &text[..start], &rest[at..]),
         None => text.to_owned(),
     }
+}
+
+/// RFC 3986 scheme syntax: a letter, then letters, digits, `+`, `-` or `.`.
+fn is_scheme(text: &str) -> bool {
+    text.starts_with(|c: char| c.is_ascii_alphabetic())
+        && text
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "+-.".contains(c))
 }
 
 impl FromStr for ServerUrl {
@@ -171,6 +182,23 @@ mod tests {
         let err = ServerUrl::parse("https://alice:s3cret@host:1").unwrap_err();
         assert!(matches!(err, ServerUrlError::Credentials(_)), "{err:?}");
         assert!(!err.to_string().contains("s3cret"), "{err}");
+    }
+
+    #[test]
+    fn credentials_in_a_url_without_scheme_are_not_echoed() {
+        for text in ["alice:tok3n@host:50051", "alice:tok3n@host:50051/x"] {
+            let err = ServerUrl::parse(text).unwrap_err();
+            let shown = err.to_string();
+            assert!(!shown.contains("tok3n"), "{shown}");
+            assert!(shown.contains("***@host:50051"), "{shown}");
+        }
+    }
+
+    #[test]
+    fn credentials_are_hidden_even_when_a_path_looks_like_a_scheme() {
+        assert_eq!(redact("alice:tok3n@host/a://b"), "***@host/a://b");
+        assert_eq!(redact("https://alice:tok3n@host:1"), "https://***@host:1");
+        assert_eq!(redact("https://host:1/a@b"), "https://host:1/a@b");
     }
 
     #[test]

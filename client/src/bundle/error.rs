@@ -36,15 +36,16 @@ pub enum BundleError {
         /// The cap.
         cap: u64,
     },
-    /// There are more files than a bundle may hold.
+    /// There are more files and directories than a bundle may hold.
     #[error(
-        "the workflow directory {} holds {found} files, more than the bundle file-count cap of {cap}",
+        "the workflow directory {} holds {found} files and directories, more than the bundle \
+         cap of {cap}",
         .dir.display()
     )]
-    TooManyFiles {
+    TooManyEntries {
         /// The directory being packed.
         dir: PathBuf,
-        /// The files found.
+        /// The files and directories found.
         found: usize,
         /// The cap.
         cap: usize,
@@ -61,7 +62,7 @@ pub enum BundleError {
 }
 
 /// A byte count in the unit a person would use, such as `72.5 MiB`.
-fn human_size(bytes: u64) -> String {
+pub(super) fn human_size(bytes: u64) -> String {
     const UNITS: [&str; 4] = ["KiB", "MiB", "GiB", "TiB"];
     if bytes < 1024 {
         return format!("{bytes} B");

@@ -169,7 +169,7 @@ fn size_cap_error_names_the_cap_and_the_size_found() {
     let dir = tree(&[("Snakefile", "x"), ("data.bin", &"0".repeat(3000))]);
     let limits = BundleLimits {
         max_bytes: 2048,
-        max_files: 10,
+        max_entries: 10,
     };
     let err = build_bundle(&dir.path().join("Snakefile"), &limits).unwrap_err();
     let text = err.to_string();
@@ -178,23 +178,52 @@ fn size_cap_error_names_the_cap_and_the_size_found() {
 }
 
 #[test]
-fn file_count_cap_error_names_the_count() {
+fn entry_cap_error_names_the_count() {
     let dir = tree(&[("Snakefile", "x"), ("a", "a"), ("b", "b")]);
     let limits = BundleLimits {
         max_bytes: 1024,
-        max_files: 2,
+        max_entries: 2,
     };
     let err = build_bundle(&dir.path().join("Snakefile"), &limits).unwrap_err();
     assert!(
         matches!(
             err,
-            BundleError::TooManyFiles {
+            BundleError::TooManyEntries {
                 found: 3,
                 cap: 2,
                 ..
             }
         ),
         "{err:?}"
+    );
+    assert!(
+        err.to_string().contains("holds 3 files and directories"),
+        "{err}"
+    );
+}
+
+#[test]
+fn directories_count_against_the_entry_cap_once_each() {
+    let dir = tree(&[
+        ("Snakefile", "x"),
+        ("rules/a.smk", "a"),
+        ("rules/b.smk", "b"),
+        ("scripts/deep/c.py", "c"),
+    ]);
+    let snakefile = dir.path().join("Snakefile");
+    let exact = BundleLimits {
+        max_bytes: 1024,
+        max_entries: 7,
+    };
+    assert!(build_bundle(&snakefile, &exact).is_ok());
+    let one_short = BundleLimits {
+        max_entries: 6,
+        ..exact
+    };
+    let err = build_bundle(&snakefile, &one_short).unwrap_err();
+    assert!(
+        matches!(err, BundleError::TooManyEntries { found: 7, .. }),
+        "4 files, rules/, scripts/ and scripts/deep/: {err:?}"
     );
 }
 
@@ -206,4 +235,12 @@ fn an_ignored_snakefile_is_an_error() {
         matches!(err, BundleError::SnakefileExcluded { .. }),
         "{err:?}"
     );
+}
+
+#[test]
+fn the_summary_counts_files_and_their_size() {
+    let one = tree(&[("Snakefile", "rule all:\n")]);
+    assert_eq!(bundle_of(&one).summary(), "1 file (10 B)");
+    let more = tree(&[("Snakefile", "x"), ("data.txt", &"0".repeat(2047))]);
+    assert_eq!(bundle_of(&more).summary(), "2 files (2.0 KiB)");
 }

@@ -90,8 +90,37 @@ fn help_of(args: &[&str]) -> String {
 #[test]
 fn top_level_help_documents_the_exit_codes() {
     let help = help_of(&["--help"]);
-    assert!(help.contains("  4  cannot reach the server"), "{help}");
+    assert!(help.contains("  4    cannot reach the daemon"), "{help}");
     insta::assert_snapshot!("byok8s_help", help);
+}
+
+/// The rows of the README's exit-code table, as (code, meaning) without Markdown backticks.
+fn readme_exit_codes() -> Vec<(String, String)> {
+    let readme = include_str!("../../../README.md");
+    let (_, section) = readme.split_once("### Exit codes").unwrap();
+    section
+        .lines()
+        .skip_while(|line| !line.starts_with('|'))
+        .take_while(|line| line.starts_with('|'))
+        .skip(2)
+        .map(|row| {
+            let cells: Vec<&str> = row.split('|').map(str::trim).collect();
+            (cells[1].to_owned(), cells[2].replace('`', ""))
+        })
+        .collect()
+}
+
+#[test]
+fn the_help_and_the_readme_give_the_same_exit_codes() {
+    let help: Vec<(String, String)> = EXIT_CODES
+        .lines()
+        .skip(1)
+        .map(|line| {
+            let (code, meaning) = line.trim().split_once(' ').unwrap();
+            (code.to_owned(), meaning.trim().to_owned())
+        })
+        .collect();
+    assert_eq!(help, readme_exit_codes());
 }
 
 #[test]

@@ -18,7 +18,7 @@ pub async fn run(args: ListArgs, session: &Session) -> Result<ExitCode, Error> {
             .collect(),
         labels: label_map(&args.labels),
     };
-    let client = session.connect().await?;
+    let client = session.connect()?;
     let runs = client.list_runs(request).await?;
     session.printer.runs(&runs)?;
     Ok(ExitCode::Success)

@@ -1,27 +1,48 @@
 //! `byok8s logs`: a run's log lines, stored or followed.
 
-use byok8s::proto::{EventKind, WatchRunRequest};
+use byok8s::proto::{EventKind, Run, WatchRunRequest};
 use byok8s::{Client, Error, ExitCode, FollowRequest};
 
 use super::Session;
-use super::watch::follow_to_outcome;
+use super::watch::{Followed, follow_to_end};
 use crate::cli::LogsArgs;
 
 /// Prints the stored lines and exits 0, or with `--follow` follows the run and exits with
 /// its outcome like `watch`.
 pub async fn run(args: LogsArgs, session: &mut Session) -> Result<ExitCode, Error> {
-    let client = session.connect().await?;
+    let client = session.connect()?;
     if args.follow {
-        let kinds = vec![EventKind::Log];
-        let request = FollowRequest {
-            run_id: args.run,
-            after_seq: 0,
-            kinds,
-        };
-        return follow_to_outcome(&client, request, session).await;
+        return follow_logs(&client, args.run, session).await;
     }
     print_stored(&client, args.run, session).await?;
     Ok(ExitCode::Success)
+}
+
+/// Follows only log lines; since those do not say how the run ended, people are told that
+/// on standard error at the end.
+async fn follow_logs(
+    client: &Client,
+    run_id: String,
+    session: &mut Session,
+) -> Result<ExitCode, Error> {
+    let request = FollowRequest {
+        run_id: run_id.clone(),
+        after_seq: 0,
+        kinds: vec![EventKind::Log],
+    };
+    let followed = follow_to_end(client, request, session).await?;
+    if let Followed::Finished(phase) = followed
+        && session.printer.is_human()
+    {
+        // The run as stored carries the reason; without it, the phase alone still tells.
+        let run = client.get_run(&run_id).await.unwrap_or_else(|_| Run {
+            id: run_id,
+            phase: phase as i32,
+            ..Run::default()
+        });
+        session.printer.outcome(&run);
+    }
+    Ok(followed.exit_code())
 }
 
 async fn print_stored(client: &Client, run_id: String, session: &Session) -> Result<(), Error> {

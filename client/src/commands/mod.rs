@@ -28,9 +28,10 @@ impl Session {
         })
     }
 
-    /// Connects to the daemon; commands call this only once their local inputs are checked.
-    async fn connect(&self) -> Result<Client, Error> {
-        connect(&self.options).await
+    /// Prepares the connection to the daemon; commands call this only once their local
+    /// inputs are checked.
+    fn connect(&self) -> Result<Client, Error> {
+        connect(&self.options)
     }
 }
 

@@ -7,7 +7,7 @@ use crate::cli::RunArgs;
 
 /// Prints the run's current state.
 pub async fn run(args: RunArgs, session: &Session) -> Result<ExitCode, Error> {
-    let client = session.connect().await?;
+    let client = session.connect()?;
     let run = client.get_run(&args.run).await?;
     session.printer.run(&run)?;
     Ok(ExitCode::Success)

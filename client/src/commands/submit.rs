@@ -1,6 +1,6 @@
 //! `byok8s submit`: check the inputs, pack the workflow directory, submit, maybe follow.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use byok8s::proto::{Bundle as ProtoBundle, JsonDocument, Run, SubmitRequest};
 use byok8s::{
@@ -15,8 +15,8 @@ use crate::label::label_map;
 
 /// Submits the run; nothing is sent unless every input checks out.
 pub async fn run(args: SubmitArgs, session: &mut Session) -> Result<ExitCode, Error> {
-    let request = prepare(&args)?;
-    let client = session.connect().await?;
+    let request = prepare(&args, session.printer.is_human())?;
+    let client = session.connect()?;
     let Submitted { run, existing } = client.submit(request).await?;
     if args.follow {
         return follow_new_run(&client, run, existing, session).await;
@@ -46,13 +46,18 @@ async fn follow_new_run(
     follow_to_outcome(client, request, session).await
 }
 
-/// Resolves the inputs and packs the bundle into the request, before any connection.
-fn prepare(args: &SubmitArgs) -> Result<SubmitRequest, Error> {
+/// Resolves the inputs and packs the bundle into the request, before any connection; people
+/// are told what travels.
+fn prepare(args: &SubmitArgs, human: bool) -> Result<SubmitRequest, Error> {
     let base = std::env::current_dir().unwrap_or_else(|_| PathBuf::from("."));
     let inputs = resolve_inputs(&base, &args.workflow, &args.params, &args.targets)?;
     let snakefile = resolve_snakefile(&base, &args.snakefile)?;
     let bundle = build_bundle(&snakefile, &BundleLimits::default())?;
     warn_about_symlinks(&bundle);
+    if human {
+        let dir = shown_dir(&bundle.root, &base);
+        eprintln!("packing {} from {}", bundle.summary(), dir.display());
+    }
     Ok(SubmitRequest {
         workflow: Some(json_document(inputs.workflow)),
         params: Some(json_document(inputs.params)),
@@ -67,6 +72,15 @@ fn prepare(args: &SubmitArgs) -> Result<SubmitRequest, Error> {
         idempotency_key: args.idempotency_key.clone().unwrap_or_default(),
         namespace: args.namespace.clone().unwrap_or_default(),
     })
+}
+
+/// The packed directory relative to the current one when inside it, as the user thinks of it.
+fn shown_dir<'a>(root: &'a Path, base: &Path) -> &'a Path {
+    match root.strip_prefix(base) {
+        Ok(inside) if inside.as_os_str().is_empty() => Path::new("."),
+        Ok(inside) => inside,
+        Err(_) => root,
+    }
 }
 
 fn json_document(document: Document) -> JsonDocument {

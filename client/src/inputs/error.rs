@@ -51,15 +51,36 @@ pub enum InputError {
         /// The workflow file.
         path: PathBuf,
     },
-    /// The workflow file's `workflow_target` is not a non-empty string.
-    #[error("\"workflow_target\" in {} must be a non-empty string", .path.display())]
+    /// The workflow file's `workflow_target` is not a target byok8sd accepts.
+    #[error(
+        "\"workflow_target\" in {} must be a rule name or a relative path without '..'",
+        .path.display()
+    )]
     InvalidDefaultTarget {
         /// The workflow file.
         path: PathBuf,
     },
-    /// A TARGET given on the command line is empty.
-    #[error("a TARGET must not be empty")]
-    EmptyTarget,
+    /// A TARGET given on the command line is not one byok8sd accepts.
+    #[error(
+        "TARGET {target:?} must be a rule name or a relative path without '..', of at most \
+         1024 printable characters"
+    )]
+    InvalidTarget {
+        /// The TARGET as given.
+        target: String,
+    },
+    /// The file's name, which is sent as the document's name, is not one byok8sd accepts.
+    #[error(
+        "{role} file {} cannot be sent: its name (without .json) must be 1 to 253 letters, \
+         digits, '.', '_' or '-', starting with a letter or digit",
+        .path.display()
+    )]
+    InvalidName {
+        /// Which document it is.
+        role: DocumentRole,
+        /// The file.
+        path: PathBuf,
+    },
     /// The Snakefile is missing or not a regular file.
     #[error("Snakefile not found: {}", .path.display())]
     SnakefileNotFound {

@@ -137,3 +137,101 @@ fn snakefile_must_be_an_existing_file() {
     let err = resolve_snakefile(dir.path(), Path::new("wf/Snakefile")).unwrap_err();
     assert_eq!(err.to_string(), "Snakefile not found: wf/Snakefile");
 }
+
+#[test]
+fn an_explicit_target_overrides_a_workflow_target_of_the_wrong_type() {
+    let dir = dir_with(&[("workflow-alpha.json", r#"{"workflow_target": 5}"#), BLUE]);
+    let targets = ["all".to_owned()];
+    let inputs = resolve_inputs(dir.path(), "workflow-alpha", "params-blue", &targets).unwrap();
+    assert_eq!(inputs.targets, ["all"]);
+}
+
+#[test]
+fn a_workflow_target_of_the_wrong_type_without_target_is_refused_naming_the_file() {
+    let dir = dir_with(&[("workflow-alpha.json", r#"{"workflow_target": 5}"#), BLUE]);
+    let err = resolve_inputs(dir.path(), "workflow-alpha", "params-blue", &[]).unwrap_err();
+    assert!(
+        err.to_string()
+            .starts_with("\"workflow_target\" in workflow-alpha.json must be"),
+        "{err}"
+    );
+}
+
+#[test]
+fn targets_that_would_leave_the_run_directory_are_refused_before_sending() {
+    let dir = dir_with(&[ALPHA, BLUE]);
+    for target in [
+        "../x.txt",
+        "/etc/passwd",
+        "a/../../b",
+        "",
+        ".",
+        "bad\u{1b}[2J",
+    ] {
+        let targets = [target.to_owned()];
+        let err = resolve_inputs(dir.path(), "workflow-alpha", "params-blue", &targets);
+        assert!(
+            matches!(err, Err(InputError::InvalidTarget { .. })),
+            "{target:?}: {err:?}"
+        );
+    }
+}
+
+#[test]
+fn rule_names_and_relative_output_paths_are_accepted_as_targets() {
+    let dir = dir_with(&[ALPHA, BLUE]);
+    let targets = ["all", "results/zeta.txt", "./x.txt"].map(str::to_owned);
+    let inputs = resolve_inputs(dir.path(), "workflow-alpha", "params-blue", &targets).unwrap();
+    assert_eq!(inputs.targets, targets);
+}
+
+#[test]
+fn a_refused_target_is_named_in_the_error() {
+    let dir = dir_with(&[ALPHA, BLUE]);
+    let targets = ["../../escape.txt".to_owned()];
+    let err = resolve_inputs(dir.path(), "workflow-alpha", "params-blue", &targets).unwrap_err();
+    let text = err.to_string();
+    assert!(
+        text.starts_with("TARGET \"../../escape.txt\" must be a rule name or a relative path"),
+        "{text}"
+    );
+}
+
+#[test]
+fn a_workflow_target_that_would_leave_the_run_directory_is_refused_naming_the_file() {
+    let workflow = ("workflow-up.json", r#"{"workflow_target": "../up.txt"}"#);
+    let dir = dir_with(&[workflow, BLUE]);
+    let err = resolve_inputs(dir.path(), "workflow-up", "params-blue", &[]).unwrap_err();
+    assert!(
+        matches!(&err, InputError::InvalidDefaultTarget { path } if path == Path::new("workflow-up.json")),
+        "{err:?}"
+    );
+}
+
+#[test]
+fn a_document_whose_name_byok8sd_would_refuse_is_named_before_sending() {
+    let dir = dir_with(&[ALPHA, ("my params.json", r#"{"name": "blue"}"#)]);
+    let err = resolve_inputs(dir.path(), "workflow-alpha", "my params", &[]).unwrap_err();
+    assert!(
+        matches!(
+            &err,
+            InputError::InvalidName {
+                role: DocumentRole::Params,
+                ..
+            }
+        ),
+        "{err:?}"
+    );
+    assert!(
+        err.to_string()
+            .starts_with("params file my params.json cannot be sent"),
+        "{err}"
+    );
+}
+
+#[test]
+fn a_document_name_must_start_with_a_letter_or_digit() {
+    let dir = dir_with(&[BLUE, ("-rf.json", r#"{"workflow_target": "all"}"#)]);
+    let err = resolve_inputs(dir.path(), "-rf", "params-blue", &[]).unwrap_err();
+    assert!(matches!(err, InputError::InvalidName { .. }), "{err:?}");
+}

@@ -3,13 +3,15 @@
 use byok8s::phase_name;
 use byok8s::proto::run_event::Kind;
 use byok8s::proto::{
-    ClusterEvent, JobStarted, LogLine, LogStream, PhaseChanged, Progress, RunEvent,
+    ClusterEvent, JobStarted, LogLine, LogStream, PhaseChanged, Progress, Run, RunEvent,
 };
 use jiff::tz::TimeZone;
 
 use super::clock::clock_time;
+use super::terminal::visible;
 
-/// The event as `HH:MM:SS <what happened>`, or `None` for kinds this client does not know.
+/// The event as `HH:MM:SS <what happened>`, with remote text made [`visible`], or `None` for
+/// kinds this client does not know.
 pub fn event_line(event: &RunEvent, zone: &TimeZone) -> Option<String> {
     let body = match event.kind.as_ref()? {
         Kind::Phase(change) => phase_text(&event.run_id, change),
@@ -23,7 +25,17 @@ pub fn event_line(event: &RunEvent, zone: &TimeZone) -> Option<String> {
         Kind::Log(log) => log_text(log),
         Kind::Cluster(cluster) => cluster_text(cluster),
     };
-    Some(format!("{} {body}", clock_time(event.time.as_ref(), zone)))
+    let time = clock_time(event.time.as_ref(), zone);
+    Some(format!("{time} {}", visible(&body)))
+}
+
+/// `run ID PHASE: reason`, as a run stands now, made [`visible`].
+pub fn outcome_line(run: &Run) -> String {
+    let change = PhaseChanged {
+        phase: run.phase,
+        reason: run.reason.clone(),
+    };
+    visible(&phase_text(&run.id, &change)).into_owned()
 }
 
 fn phase_text(run_id: &str, change: &PhaseChanged) -> String {

@@ -34,6 +34,14 @@ pub fn run_json(run: &Run) -> Value {
     })
 }
 
+/// A submitted run: the run object plus `existing`, which tells a script whether its
+/// idempotency key found an earlier run instead of creating one.
+pub fn submitted_json(run: &Run, existing: bool) -> Value {
+    let mut object = run_json(run);
+    object["existing"] = json!(existing);
+    object
+}
+
 /// An event as one flat JSON object with a `kind` field, or `None` for kinds this client
 /// does not know.
 pub fn event_json(event: &RunEvent) -> Option<Value> {

@@ -4,6 +4,7 @@ mod clock;
 mod events;
 mod json;
 mod runs;
+mod terminal;
 
 use std::io::{self, Write};
 
@@ -13,9 +14,10 @@ use jiff::tz::TimeZone;
 use serde_json::Value;
 
 use crate::cli::OutputFormat;
-use events::event_line;
-use json::{event_json, run_json};
+use events::{event_line, outcome_line};
+use json::{event_json, run_json, submitted_json};
 use runs::Viewpoint;
+pub use terminal::visible;
 
 /// Writes each result in the chosen format; advice and warnings go to standard error.
 pub struct Printer {
@@ -58,14 +60,14 @@ impl Printer {
     /// A freshly submitted run.
     pub fn submitted(&self, run: &Run, existing: bool) -> Result<(), Error> {
         if self.format == OutputFormat::Json {
-            return write_document(&run_json(run));
+            return write_document(&submitted_json(run, existing));
         }
         let note = if existing {
             " (existing run for this idempotency key)"
         } else {
             ""
         };
-        write_out(&format!("submitted run {}{note}\n", run.id))
+        write_out(&format!("submitted run {}{note}\n", visible(&run.id)))
     }
 
     /// The run as a cancel request left it.
@@ -73,7 +75,15 @@ impl Printer {
         if self.format == OutputFormat::Json {
             return write_document(&run_json(run));
         }
-        write_out(&format!("{}\n", cancel_text(run)))
+        write_out(&format!("{}\n", visible(&cancel_text(run))))
+    }
+
+    /// How a followed run ended, as the line `watch` shows for its final phase, on standard
+    /// error, for people following output that leaves it out.
+    pub fn outcome(&self, run: &Run) {
+        if self.is_human() {
+            eprintln!("{}", outcome_line(run));
+        }
     }
 
     /// One event: a line for people, or one compact JSON object per line.

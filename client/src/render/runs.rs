@@ -8,6 +8,7 @@ use jiff::tz::TimeZone;
 
 use super::clock::{age, date_time, instant};
 use super::events::progress_fraction;
+use super::terminal::visible;
 
 /// Where and when runs are being looked at, so times read relative to now and local.
 pub struct Viewpoint {
@@ -104,6 +105,7 @@ fn optional_rows(run: &Run) -> Vec<(&'static str, String)> {
 
 fn block_line(key: &str, value: &str, width: usize) -> String {
     let value = if value.is_empty() { "-" } else { value };
+    let value = visible(value);
     format!("{:<width$}{value}\n", format!("{key}:"))
 }
 
@@ -118,6 +120,11 @@ fn pairs(map: &HashMap<String, String>) -> String {
 }
 
 fn table(rows: &[Vec<String>]) -> String {
+    // Escaped before the columns are measured, so that they stay aligned.
+    let rows: Vec<Vec<String>> = rows
+        .iter()
+        .map(|row| row.iter().map(|cell| visible(cell).into_owned()).collect())
+        .collect();
     let columns = rows.first().map_or(0, Vec::len);
     let widths: Vec<usize> = (0..columns)
         .map(|column| {

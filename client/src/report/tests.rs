@@ -86,7 +86,55 @@ fn a_repeated_cause_is_shown_once() {
 }
 
 #[test]
+fn a_cause_repeated_further_down_the_chain_is_shown_once() {
+    #[derive(Debug, thiserror::Error)]
+    #[error("tcp connect error")]
+    struct Connect(#[source] io::Error);
+    #[derive(Debug, thiserror::Error)]
+    #[error("transport error")]
+    struct Transport(#[source] Connect);
+    #[derive(Debug, thiserror::Error)]
+    #[error("tcp connect error")]
+    struct Outer(#[source] Transport);
+    let refused = io::Error::from(io::ErrorKind::ConnectionRefused);
+    let error = Error::Unreachable {
+        server: server(),
+        source: Box::new(Outer(Transport(Connect(refused)))),
+    };
+    let text = report(&error).unwrap();
+    assert_eq!(text.matches("tcp connect error").count(), 1, "{text}");
+    assert!(text.contains("  caused by: transport error\n"), "{text}");
+}
+
+#[test]
+fn giving_up_a_follow_says_how_to_resume() {
+    let error = Error::FollowGaveUp {
+        run_id: "run-1".into(),
+        after_seq: 12,
+        source: Box::new(unreachable_because("daemon is restarting")),
+    };
+    let expected = "\
+error: stopped following run run-1 after event 12
+  caused by: cannot reach byok8sd at https://127.0.0.1:50051
+  caused by: daemon is restarting
+hint: the run goes on; once byok8sd can be reached, resume with `byok8s watch run-1 --after-seq 12`
+";
+    assert_eq!(report(&error).unwrap(), expected);
+    assert_eq!(error.exit_code().as_u8(), 4);
+}
+
+#[test]
 fn a_closed_pipe_is_reported_silently() {
     let error = Error::Output(io::Error::from(io::ErrorKind::BrokenPipe));
     assert_eq!(report(&error), None);
+}
+
+#[test]
+fn control_characters_in_a_server_message_are_shown_escaped() {
+    let status = Status::failed_precondition("refused\u{1b}[2J by policy");
+    let text = report(&Error::from_status(status, &server())).unwrap();
+    assert!(
+        text.starts_with("error: refused\\u{1b}[2J by policy\n"),
+        "{text}"
+    );
 }

@@ -1,4 +1,5 @@
-//! The stand-in byok8sd: a tonic `Runs` server with a self-signed certificate.
+//! The stand-in byok8sd: a tonic `Runs` server, over TLS on a loopback port or over in-process
+//! pipes.
 
 use std::path::PathBuf;
 use std::pin::Pin;
@@ -10,12 +11,14 @@ use byok8s::proto::{
     CancelRunRequest, GetRunRequest, ListRunsRequest, ListRunsResponse, Run, RunEvent, RunPhase,
     SubmitRequest, SubmitResponse, WatchRunRequest,
 };
-use tokio_stream::wrappers::TcpListenerStream;
+use byok8s::{Client, ConnectOptions, ServerUrl};
+use hyper_util::rt::TokioIo;
+use tokio_stream::wrappers::{TcpListenerStream, UnboundedReceiverStream};
 use tokio_stream::{Stream, StreamExt};
-use tonic::transport::{Identity, Server, ServerTlsConfig};
+use tonic::transport::{Endpoint, Identity, Server, ServerTlsConfig, Uri};
 use tonic::{Request, Response, Status};
 
-use crate::script::{Script, run, stream_items};
+use crate::script::{Interruption, Script, run, stream_items};
 
 /// A running stand-in daemon; it stops when dropped.
 pub struct FakeDaemon {
@@ -43,18 +46,17 @@ impl FakeDaemon {
         let url = format!("https://{}", listener.local_addr().unwrap());
         let connections = Arc::new(AtomicUsize::new(0));
         let counter = connections.clone();
-        let incoming = TcpListenerStream::new(listener).map(move |connection| {
-            counter.fetch_add(1, Ordering::SeqCst);
-            connection
+        let dropped = script.dropped_connections;
+        let incoming = TcpListenerStream::new(listener).filter_map(move |connection| {
+            // Leaving a connection out drops it, closed before the TLS handshake.
+            let seen = counter.fetch_add(1, Ordering::SeqCst);
+            (seen >= dropped).then_some(connection)
         });
         let script = Arc::new(Mutex::new(script));
-        let service = RunsServer::new(Handler {
-            script: script.clone(),
-        });
         let server = Server::builder()
             .tls_config(ServerTlsConfig::new().identity(identity))
             .unwrap()
-            .add_service(service)
+            .add_service(service(&script))
             .serve_with_incoming(incoming);
         let task = tokio::spawn(async move { server.await.unwrap() });
         Self {
@@ -76,6 +78,56 @@ impl FakeDaemon {
     pub fn connections(&self) -> usize {
         self.connections.load(Ordering::SeqCst)
     }
+}
+
+/// A stand-in daemon reached through in-process pipes, for tests on tokio's paused clock:
+/// with no real I/O to wait for, the clock moves only when every task waits for a timer.
+pub struct InMemoryDaemon {
+    script: Arc<Mutex<Script>>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl InMemoryDaemon {
+    /// Starts a daemon serving `script` and a client connected to it with default options.
+    pub fn start(script: Script) -> (Self, Client) {
+        let script = Arc::new(Mutex::new(script));
+        let (pipes, accepted) = tokio::sync::mpsc::unbounded_channel();
+        let incoming = UnboundedReceiverStream::new(accepted).map(Ok::<_, std::io::Error>);
+        let server = Server::builder()
+            .add_service(service(&script))
+            .serve_with_incoming(incoming);
+        let task = tokio::spawn(async move { server.await.unwrap() });
+        let connector = tower::service_fn(move |_: Uri| {
+            let (client_end, server_end) = tokio::io::duplex(64 * 1024);
+            let sent = pipes.send(server_end);
+            async move {
+                sent.map_err(|_| std::io::Error::other("the stand-in daemon has stopped"))?;
+                Ok::<_, std::io::Error>(TokioIo::new(client_end))
+            }
+        });
+        let channel = Endpoint::from_static("http://in-memory.invalid")
+            .connect_with_connector_lazy(connector);
+        let options = ConnectOptions::new(ServerUrl::parse("https://in-memory.invalid:1").unwrap());
+        let client = Client::from_channel(channel, &options);
+        (Self { script, task }, client)
+    }
+
+    /// The state and the requests received so far.
+    pub fn script(&self) -> MutexGuard<'_, Script> {
+        self.script.lock().unwrap()
+    }
+}
+
+impl Drop for InMemoryDaemon {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+fn service(script: &Arc<Mutex<Script>>) -> RunsServer<Handler> {
+    RunsServer::new(Handler {
+        script: script.clone(),
+    })
 }
 
 impl Drop for FakeDaemon {
@@ -134,6 +186,10 @@ impl Runs for Handler {
     }
 
     async fn get_run(&self, request: Request<GetRunRequest>) -> Result<Response<Run>, Status> {
+        let stall = self.script().stall_get_run;
+        if stall {
+            std::future::pending::<()>().await;
+        }
         let id = request.into_inner().run_id;
         self.find(&id).map(Response::new)
     }
@@ -164,8 +220,15 @@ impl Runs for Handler {
         let mut script = self.script();
         script.watches.push(request.clone());
         let interruption = script.interruptions.pop_front();
-        let items = stream_items(&script.events, &request, interruption);
-        Ok(Response::new(Box::pin(tokio_stream::iter(items))))
+        if let Some(Interruption::Refuse) = interruption {
+            return Err(Status::unavailable("daemon is shutting down"));
+        }
+        let items = tokio_stream::iter(stream_items(&script.events, &request, interruption));
+        let stream: EventStream = match interruption {
+            Some(Interruption::Hold { .. }) => Box::pin(items.chain(tokio_stream::pending())),
+            _ => Box::pin(items),
+        };
+        Ok(Response::new(stream))
     }
 
     async fn cancel_run(

@@ -1,9 +1,13 @@
-//! The library's `follow` against the stand-in daemon: resume paths and outcome.
+//! The library's `follow` against the stand-in daemon: resume paths, retry budget, outcome.
+
+use std::time::Duration;
 
 use byok8s::proto::{EventKind, RunEvent, RunPhase};
-use byok8s::{ConnectOptions, Error, FollowObserver, FollowRequest, ServerUrl, connect, follow};
+use byok8s::{
+    Client, ConnectOptions, Error, FollowObserver, FollowRequest, ServerUrl, connect, follow,
+};
 
-use crate::daemon::FakeDaemon;
+use crate::daemon::{FakeDaemon, InMemoryDaemon};
 use crate::script::{Interruption, Script, failing_run_events, run};
 
 /// Remembers what `follow` reported.
@@ -30,14 +34,21 @@ async fn follow_all(
 ) -> (Result<RunPhase, Error>, Recorder) {
     let mut options = ConnectOptions::new(ServerUrl::parse(&daemon.url).unwrap());
     options.ca_cert = Some(daemon.ca_file.clone());
-    let client = connect(&options).await.unwrap();
+    let client = connect(&options).unwrap();
+    follow_with(&client, kinds).await
+}
+
+async fn follow_with(
+    client: &Client,
+    kinds: Vec<EventKind>,
+) -> (Result<RunPhase, Error>, Recorder) {
     let request = FollowRequest {
         run_id: "run-1".into(),
         after_seq: 0,
         kinds,
     };
     let mut recorder = Recorder::default();
-    let outcome = follow(&client, request, &mut recorder).await;
+    let outcome = follow(client, request, &mut recorder).await;
     (outcome, recorder)
 }
 
@@ -103,4 +114,51 @@ async fn repeated_events_from_the_server_are_delivered_once() {
     let (outcome, recorder) = follow_all(&daemon, Vec::new()).await;
     assert_eq!(outcome.unwrap(), RunPhase::Failed);
     assert_eq!(recorder.seqs, [1, 2, 3, 4, 5, 6, 7, 8]);
+}
+
+#[tokio::test]
+async fn a_daemon_that_drops_the_first_connections_is_followed_once_it_answers() {
+    let mut script = script(RunPhase::Failed, &[]);
+    script.dropped_connections = 2;
+    let daemon = FakeDaemon::start(script).await;
+    let (outcome, recorder) = follow_all(&daemon, Vec::new()).await;
+    assert_eq!(outcome.unwrap(), RunPhase::Failed);
+    assert_eq!(recorder.seqs, [1, 2, 3, 4, 5, 6, 7, 8]);
+    assert_eq!(recorder.resumed_after, [0, 0]);
+    assert_eq!(daemon.connections(), 3);
+}
+
+#[tokio::test(start_paused = true)]
+async fn quiet_streams_cut_again_and_again_never_use_up_the_retry_budget() {
+    // Forty streams that open and close with nothing new, as behind a proxy that cuts idle
+    // streams: far more waiting in all than the budget allows for one outage.
+    let cuts = [Interruption::Close { after: 2 }; 40];
+    let (_daemon, client) = InMemoryDaemon::start(script(RunPhase::Running, &cuts));
+    let (outcome, recorder) = follow_with(&client, Vec::new()).await;
+    assert_eq!(outcome.unwrap(), RunPhase::Failed);
+    assert_eq!(recorder.seqs, [1, 2, 3, 4, 5, 6, 7, 8]);
+    assert_eq!(recorder.resumed_after, [2; 40]);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_daemon_out_of_reach_for_two_minutes_ends_the_follow_saying_where_to_resume() {
+    let mut interruptions = vec![Interruption::Unavailable { after: 3 }];
+    interruptions.extend([Interruption::Refuse; 100]);
+    let (daemon, client) = InMemoryDaemon::start(script(RunPhase::Running, &interruptions));
+    let started = tokio::time::Instant::now();
+    let (outcome, recorder) = follow_with(&client, Vec::new()).await;
+    let waited = started.elapsed();
+    let err = outcome.unwrap_err();
+    assert!(
+        matches!(&err, Error::FollowGaveUp { run_id, after_seq: 3, .. } if run_id == "run-1"),
+        "{err:?}"
+    );
+    assert_eq!(err.exit_code().as_u8(), 4);
+    assert_eq!(recorder.seqs, [1, 2, 3]);
+    let range = Duration::from_secs(120)..Duration::from_secs(126);
+    assert!(range.contains(&waited), "{waited:?}");
+    assert!(
+        daemon.script().interruptions.len() > 50,
+        "budget spent early"
+    );
 }

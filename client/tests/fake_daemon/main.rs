@@ -6,6 +6,7 @@
 )]
 
 mod binary;
+mod calls;
 mod daemon;
 mod follow;
 mod queries;

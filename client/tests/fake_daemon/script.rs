@@ -17,6 +17,10 @@ pub enum Interruption {
     Unavailable { after: u64 },
     /// Send events up to this sequence number, then close the stream normally.
     Close { after: u64 },
+    /// Send events up to this sequence number, then keep the stream open and quiet.
+    Hold { after: u64 },
+    /// Fail the WatchRun call itself with UNAVAILABLE, before any stream opens.
+    Refuse,
 }
 
 /// The daemon's state and the requests it received.
@@ -28,6 +32,11 @@ pub struct Script {
     pub interruptions: VecDeque<Interruption>,
     /// This many Submit calls fail with UNAVAILABLE before one succeeds.
     pub submit_failures: u32,
+    /// This many TCP connections are closed as soon as they are accepted, as while the daemon
+    /// restarts.
+    pub dropped_connections: usize,
+    /// GetRun never answers.
+    pub stall_get_run: bool,
     pub submits: Vec<SubmitRequest>,
     pub watches: Vec<WatchRunRequest>,
     pub lists: Vec<ListRunsRequest>,
@@ -122,7 +131,12 @@ pub fn stream_items(
     interruption: Option<Interruption>,
 ) -> Vec<Result<RunEvent, Status>> {
     let limit = match interruption {
-        Some(Interruption::Unavailable { after } | Interruption::Close { after }) => after,
+        Some(
+            Interruption::Unavailable { after }
+            | Interruption::Close { after }
+            | Interruption::Hold { after },
+        ) => after,
+        Some(Interruption::Refuse) => 0,
         None => u64::MAX,
     };
     let wanted =

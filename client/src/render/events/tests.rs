@@ -142,3 +142,30 @@ fn an_event_of_unknown_kind_prints_nothing() {
     };
     assert_eq!(event_line(&unknown, &TimeZone::UTC), None);
 }
+
+#[test]
+fn escape_sequences_in_a_log_line_are_shown_not_sent_to_the_terminal() {
+    let log = LogLine {
+        source: "evil".into(),
+        line: "\u{1b}[2Jgone\ttabbed\nfake line\n".into(),
+        stream: LogStream::Stdout as i32,
+        pod: String::new(),
+    };
+    assert_eq!(
+        line(Kind::Log(log)),
+        "12:00:01 [evil] \\u{1b}[2Jgone\ttabbed\\nfake line"
+    );
+}
+
+#[test]
+fn escape_sequences_in_a_failure_message_are_shown() {
+    let failed = Kind::JobFailed(JobFailed {
+        jobid: 1,
+        rule: "doomed".into(),
+        message: "exit 3\u{1b}]0;title\u{7}".into(),
+    });
+    assert_eq!(
+        line(failed),
+        "12:00:01 job 1 doomed FAILED: exit 3\\u{1b}]0;title\\u{7}"
+    );
+}

@@ -177,3 +177,19 @@ fn an_event_of_unknown_kind_has_no_json() {
     };
     assert_eq!(event_json(&unknown), None);
 }
+
+#[test]
+fn a_submitted_run_says_whether_it_existed_before() {
+    let run = Run {
+        id: "run-1".into(),
+        ..Run::default()
+    };
+    assert_eq!(submitted_json(&run, true)["existing"], true);
+    assert_eq!(submitted_json(&run, false)["existing"], false);
+    assert_eq!(submitted_json(&run, false)["id"], "run-1");
+}
+
+#[test]
+fn only_a_submitted_run_carries_existing() {
+    assert!(run_json(&Run::default()).get("existing").is_none());
+}

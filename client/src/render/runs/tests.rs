@@ -78,3 +78,15 @@ run-2      queued  workflow-alpha  params-blue  target1,target2  -         -
 ";
     assert_eq!(view().run_table(&[sample_run(), second]), expected);
 }
+
+#[test]
+fn escape_sequences_in_a_reason_are_shown_in_the_block_and_the_table() {
+    let mut run = sample_run();
+    run.reason = "failed\u{1b}[31m".into();
+    run.workflow = "wf\u{1b}[2J".into();
+    let block = view().run_block(&run);
+    assert!(block.contains("reason:   failed\\u{1b}[31m\n"), "{block}");
+    let table = view().run_table(&[run]);
+    assert!(table.contains("wf\\u{1b}[2J"), "{table}");
+    assert!(!table.contains('\u{1b}'), "{table}");
+}
