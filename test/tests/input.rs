@@ -44,7 +44,7 @@ fn missing_and_malformed_inputs_exit_2_and_submit_nothing() {
 }
 
 #[test]
-fn a_target_outside_the_run_directory_is_refused_by_the_daemon() {
+fn a_target_outside_the_run_directory_is_refused_and_nothing_is_submitted() {
     let scratch = Scratch::new();
     let daemon = Daemon::start(&scratch, &[]);
     let example = scratch.workflow("example");

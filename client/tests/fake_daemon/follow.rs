@@ -155,7 +155,8 @@ async fn a_daemon_out_of_reach_for_two_minutes_ends_the_follow_saying_where_to_r
     );
     assert_eq!(err.exit_code().as_u8(), 4);
     assert_eq!(recorder.seqs, [1, 2, 3]);
-    let range = Duration::from_secs(120)..Duration::from_secs(126);
+    // About two minutes: jittered delays may stop the budget up to one ceiling short.
+    let range = Duration::from_secs(115)..Duration::from_secs(126);
     assert!(range.contains(&waited), "{waited:?}");
     assert!(
         daemon.script().interruptions.len() > 50,
