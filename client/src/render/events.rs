@@ -53,17 +53,37 @@ fn job_started_text(job: &JobStarted) -> String {
     }
 }
 
-/// Progress with a whole percentage, rounded down so 100% means every job is done.
+/// Progress with a whole percentage.
 pub fn progress_text(progress: &Progress) -> String {
     format!("progress {}", progress_fraction(progress))
 }
 
-/// `done/total (pct%)`.
+/// `done/total (pct%)`, rounded as Snakemake's own "N of M steps" lines beside it are: to the
+/// nearest percent, halves to even, and never 0% or 100% until that is exactly true.
 pub fn progress_fraction(progress: &Progress) -> String {
-    let percent = (progress.done * 100)
-        .checked_div(progress.total)
-        .unwrap_or(0);
-    format!("{}/{} ({percent}%)", progress.done, progress.total)
+    format!(
+        "{}/{} ({}%)",
+        progress.done,
+        progress.total,
+        percent(progress.done, progress.total)
+    )
+}
+
+fn percent(done: u64, total: u64) -> u128 {
+    let (done, total) = (u128::from(done), u128::from(total));
+    if total == 0 || done == 0 {
+        return 0;
+    }
+    if done >= total {
+        return 100;
+    }
+    let (quotient, remainder) = (done * 100 / total, done * 100 % total);
+    let up = match (remainder * 2).cmp(&total) {
+        std::cmp::Ordering::Greater => true,
+        std::cmp::Ordering::Equal => quotient % 2 == 1,
+        std::cmp::Ordering::Less => false,
+    };
+    (quotient + u128::from(up)).clamp(1, 99)
 }
 
 /// `<source> <object> <reason>: <message>`, with warnings marked so they stand out.

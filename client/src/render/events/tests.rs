@@ -96,11 +96,50 @@ fn a_failed_job_shouts_and_gives_the_message() {
 }
 
 #[test]
-fn progress_shows_a_rounded_down_percentage() {
-    let progress = Progress { done: 2, total: 7 };
+fn progress_rounds_its_percentage_as_snakemake_does() {
+    let cases = [
+        (1, 6, 17),
+        (2, 7, 29),
+        (1, 8, 12),
+        (3, 8, 38),
+        (3, 6, 50),
+        (6, 6, 100),
+    ];
+    for (done, total, shown) in cases {
+        assert_eq!(
+            progress_fraction(&Progress { done, total }),
+            format!("{done}/{total} ({shown}%)")
+        );
+    }
+}
+
+#[test]
+fn progress_shows_100_percent_only_when_every_job_is_done() {
+    let nearly = Progress {
+        done: 999,
+        total: 1000,
+    };
+    assert_eq!(progress_fraction(&nearly), "999/1000 (99%)");
+}
+
+#[test]
+fn progress_shows_0_percent_only_before_the_first_job_is_done() {
+    let started = Progress {
+        done: 1,
+        total: 1000,
+    };
+    assert_eq!(progress_fraction(&started), "1/1000 (1%)");
+}
+
+#[test]
+fn huge_counts_do_not_overflow_the_percentage() {
+    let huge = Progress {
+        done: u64::MAX,
+        total: u64::MAX,
+    };
     assert_eq!(
-        line(Kind::Progress(progress)),
-        "12:00:01 progress 2/7 (28%)"
+        progress_fraction(&huge),
+        format!("{0}/{0} (100%)", u64::MAX)
     );
 }
 

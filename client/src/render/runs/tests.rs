@@ -52,7 +52,7 @@ user:     alice
 created:  2025-03-01 11:57:01 (3m ago)
 started:  2025-03-01 11:57:11
 finished: -
-progress: 2/7 (28%)
+progress: 2/7 (29%)
 backend:  local
 labels:   env=ci, team=blue
 details:  -
