@@ -9,7 +9,9 @@ use std::time::Duration;
 use byok8s_proto::v1::runs_server::RunsServer;
 use tokio::net::TcpListener;
 use tokio_stream::wrappers::TcpListenerStream;
-use tonic::transport::Server;
+use tonic::server::NamedService;
+use tonic::transport::{Server, ServerTlsConfig};
+use tonic_health::ServingStatus;
 
 use crate::api::RunsService;
 use crate::backend::kubernetes::KubernetesBackend;
@@ -50,6 +52,8 @@ pub enum StartError {
     },
     #[error("the gRPC server failed")]
     Serve(#[from] tonic::transport::Error),
+    #[error("could not set up gRPC server reflection")]
+    Reflection(#[from] tonic_reflection::server::Error),
 }
 
 /// Room for a maximal bundle plus the workflow and params documents in one Submit message.
@@ -91,20 +95,63 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> Result<(
     scheduler.recover().await.map_err(StartError::Recover)?;
     tracing::info!(addr = %local_addr(&listener, config.listen)?, data_dir = %data_dir.path().display(), backend = backend_name, "listening");
 
-    let service = RunsServer::new(RunsService::new(scheduler.clone()))
-        .max_decoding_message_size(config.max_bundle_bytes.saturating_add(MESSAGE_OVERHEAD));
+    let max_message = config.max_bundle_bytes.saturating_add(MESSAGE_OVERHEAD);
+    serve(
+        listener,
+        tls,
+        scheduler,
+        max_message,
+        shutdown_wait(grace),
+        shutdown,
+    )
+    .await?;
+    tracing::info!("stopped");
+    Ok(())
+}
+
+/// Serves the run service, with gRPC health checking (`grpc.health.v1`, SERVING until a
+/// shutdown begins) and server reflection beside it, until `shutdown` resolves.
+async fn serve(
+    listener: TcpListener,
+    tls: ServerTlsConfig,
+    scheduler: Scheduler,
+    max_message: usize,
+    stop_wait: Duration,
+    shutdown: impl Future<Output = ()>,
+) -> Result<(), StartError> {
+    let runs =
+        RunsServer::new(RunsService::new(scheduler.clone())).max_decoding_message_size(max_message);
+    let (mut health, health_service) = tonic_health::server::health_reporter();
+    health.set_serving::<RunsServer<RunsService>>().await;
+    let reflection = tonic_reflection::server::Builder::configure()
+        .register_encoded_file_descriptor_set(byok8s_proto::FILE_DESCRIPTOR_SET)
+        .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+        .build_v1()?;
+
     let stopping = async {
         shutdown.await;
         tracing::info!("shutting down: stopping runs");
-        scheduler.shutdown(shutdown_wait(grace)).await;
+        // Load balancers and probes stop sending work before the runs are stopped.
+        health.set_not_serving::<RunsServer<RunsService>>().await;
+        health
+            .set_service_status("", ServingStatus::NotServing)
+            .await;
+        scheduler.shutdown(stop_wait).await;
         scheduler.events().close();
+        // A health watch is a stream that never ends by itself, and the server waits for open
+        // streams before it stops: forgetting the statuses ends them.
+        health.clear_service_status("").await;
+        health
+            .clear_service_status(<RunsServer<RunsService> as NamedService>::NAME)
+            .await;
     };
     Server::builder()
         .tls_config(tls)?
-        .add_service(service)
+        .add_service(health_service)
+        .add_service(reflection)
+        .add_service(runs)
         .serve_with_incoming_shutdown(TcpListenerStream::new(listener), stopping)
         .await?;
-    tracing::info!("stopped");
     Ok(())
 }
 

@@ -11,3 +11,7 @@ pub mod v1 {
 }
 
 pub use prost_types::Timestamp;
+
+/// The encoded `FileDescriptorSet` of `byok8s.v1`, for gRPC server reflection.
+pub const FILE_DESCRIPTOR_SET: &[u8] =
+    include_bytes!(concat!(env!("OUT_DIR"), "/byok8s_descriptor.bin"));
