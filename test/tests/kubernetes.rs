@@ -86,6 +86,30 @@ fn example_workflows_run_as_rule_jobs_and_write_their_outputs_to_s3() {
 }
 
 #[test]
+fn a_workflow_profile_in_the_bundle_sets_no_option() {
+    let scratch = Scratch::new();
+    let (s3, cluster, daemon) = stack(&scratch, &[]);
+    let example = scratch.workflow("example");
+    // Snakemake 9 would read this on its own; `config` stands for any option (privileged rule
+    // pods, volumes, storage settings) because its effect shows in the output.
+    let profile = example.join("profiles/default");
+    std::fs::create_dir_all(&profile).expect("create the profile directory");
+    std::fs::write(
+        profile.join("config.yaml"),
+        "config:\n  - name=from-profile\n",
+    )
+    .expect("write the profile");
+
+    let outcome = submit_and_follow(&daemon, &example, &["workflow-alpha", "params-blue"]);
+
+    assert_eq!(outcome.code, 0, "{outcome:?}");
+    let run = status(&daemon, &example, &Events::of(&outcome).run_id());
+    let stored = s3.object(&cluster::output_key(&run, "alpha.txt"));
+    assert_eq!(stored.as_deref(), Some("alpha blue\n"));
+    assert_nothing_left(&cluster);
+}
+
+#[test]
 fn cancelling_a_kubernetes_run_leaves_no_job_pod_or_secret_behind() {
     let scratch = Scratch::new();
     let s3 = S3::start(&scratch);

@@ -104,6 +104,10 @@ pub fn driver_args(
             settings.status_check_seconds.to_string(),
         ),
         ("--logger", "byok8s".to_owned()),
+        // Snakemake 9 reads `profiles/default/` of the workflow's directory unless told
+        // `none`: a submitted bundle could set any option byok8sd does not pass (privileged
+        // rule pods, persistent volumes, storage settings).
+        ("--workflow-profile", "none".to_owned()),
     ];
     for (flag, value) in snakemake {
         args.extend([flag.to_owned(), value]);
@@ -224,6 +228,15 @@ pub mod tests {
                 assert_eq!(var["valueFrom"]["secretKeyRef"]["name"], "byok8s-s3");
             }
         }
+    }
+
+    #[test]
+    fn no_workflow_profile_from_the_bundle_is_read() {
+        let run = record("run-1", None);
+        let settings = settings();
+        let args = driver_args(&run, &settings.s3.run_storage("u", "run-1"), &settings);
+        let at = args.iter().position(|a| a == "--workflow-profile");
+        assert_eq!(at.map(|i| args[i + 1].as_str()), Some("none"));
     }
 
     #[test]
