@@ -188,6 +188,21 @@ impl Cluster {
         });
     }
 
+    /// True once the Job named `name` has ended: its Complete or Failed condition is True.
+    pub fn job_ended(&self, name: &str) -> bool {
+        self.block_on(async |client| {
+            let jobs = Api::<k8s_openapi::api::batch::v1::Job>::namespaced(client, NAMESPACE);
+            let job = jobs.get_opt(name).await?;
+            let conditions = job
+                .and_then(|job| job.status)
+                .and_then(|status| status.conditions)
+                .unwrap_or_default();
+            Ok(conditions
+                .iter()
+                .any(|c| c.status == "True" && (c.type_ == "Complete" || c.type_ == "Failed")))
+        })
+    }
+
     /// Names of objects of kind `K` in the runs' namespace.
     pub fn names<K>(&self) -> Vec<String>
     where

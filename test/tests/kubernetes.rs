@@ -197,6 +197,40 @@ fn killing_byok8sd_mid_run_loses_and_repeats_no_line() {
 }
 
 #[test]
+fn a_run_that_finished_while_byok8sd_was_down_keeps_every_rule_line() {
+    let scratch = Scratch::new();
+    let (_s3, cluster, mut daemon) = stack(&scratch, &[]);
+    let example = scratch.workflow("example");
+    let run_id = submit(&daemon, &example, &["workflow-zeta", "params-blue"]);
+    let mut follower = Follower::start(&daemon, &example, &run_id);
+    follower.wait_for("job_started");
+
+    daemon.kill();
+    let driver = format!("byok8s-{run_id}");
+    byok8s_tests::eventually(byok8s_tests::RUN_TIMEOUT, "the driver Job to end", || {
+        cluster.job_ended(&driver).then_some(())
+    });
+    drop(follower);
+    daemon.restart();
+
+    let outcome = byok8s_tests::watch(&daemon, &example, &run_id, 0);
+    assert_eq!(
+        outcome.code, 0,
+        "the run is judged after the restart: {outcome:?}"
+    );
+    let events = Events::of(&outcome);
+    for rule_line in ["A1", "A2", "A3", "B1", "B2"].map(|s| format!("building zeta{s} for blue")) {
+        let count = events
+            .log_lines()
+            .iter()
+            .filter(|line| **line == rule_line)
+            .count();
+        assert_eq!(count, 1, "{rule_line:?} appears exactly once");
+    }
+    assert_nothing_left(&cluster);
+}
+
+#[test]
 fn a_failed_status_call_that_loses_a_job_is_stopped_by_the_watchdog() {
     let scratch = Scratch::new();
     let (_s3, cluster, daemon) = stack(&scratch, &["--watchdog-seconds", "10"]);

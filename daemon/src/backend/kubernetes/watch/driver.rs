@@ -12,7 +12,6 @@ use tokio::sync::watch;
 use super::{DriverEnd, Followers, Shared, event_stream, follow_logs, locked, report};
 use crate::backend::kubernetes::labels;
 use crate::backend::kubernetes::pods;
-use kube::api::ListParams;
 
 pub async fn watch_driver_job(
     shared: Arc<Shared>,
@@ -76,23 +75,9 @@ pub async fn watch_driver_pods(shared: Arc<Shared>, run_id: String, logs: Follow
 }
 
 /// Reports a driver pod's changes and remembers why it failed, if it did.
-async fn take_in(shared: &Shared, pod: &Pod) {
+pub async fn take_in(shared: &Shared, pod: &Pod) {
     report(shared, pod, "driver").await;
     if let Some(reason) = pods::failure_reason(pod) {
         *locked(&shared.driver_failure) = Some(reason);
-    }
-}
-
-/// Takes in the current state of every driver pod of the run.
-pub async fn look_at_driver_pods(shared: &Shared) {
-    let api: Api<Pod> = Api::namespaced(shared.client.clone(), &shared.namespace);
-    let params = ListParams::default().labels(&labels::run_selector(shared.sink.run_id()));
-    match api.list(&params).await {
-        Ok(list) => {
-            for pod in &list.items {
-                take_in(shared, pod).await;
-            }
-        }
-        Err(error) => tracing::debug!(error = %error, "could not read the driver's pods"),
     }
 }

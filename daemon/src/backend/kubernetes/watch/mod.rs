@@ -5,10 +5,11 @@
 
 mod driver;
 mod events;
+mod last_look;
 mod rules;
 mod watchdog;
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
@@ -46,8 +47,10 @@ struct Shared {
     sink: EventSink,
     namespace: String,
     client: Client,
-    /// Rule Jobs of this run seen so far, and which of them still run.
-    rule_jobs: Mutex<HashSet<String>>,
+    /// Snakemake's default storage prefix of the run, which its rule Jobs carry.
+    prefix_url: String,
+    /// Rule Jobs of this run seen so far (with their rule), and which of them still run.
+    rule_jobs: Mutex<HashMap<String, String>>,
     active_rule_jobs: Mutex<HashSet<String>>,
     executor_secrets: Mutex<HashSet<String>>,
     followed: Mutex<HashSet<String>>,
@@ -90,6 +93,7 @@ impl RunWatch {
             sink,
             namespace: namespace.to_owned(),
             client,
+            prefix_url: prefix_url.to_owned(),
             rule_jobs: Mutex::default(),
             active_rule_jobs: Mutex::default(),
             executor_secrets: Mutex::default(),
@@ -140,10 +144,12 @@ impl RunWatch {
         }
     }
 
-    /// Reads the driver's pods once more: the driver Job's end can be seen before the pod
-    /// change that explains it (an OOM kill, an eviction).
+    /// Reads every pod of the run once more and follows the logs not followed yet. The
+    /// driver Job's end can be seen before the pod change that explains it (an OOM kill, an
+    /// eviction), and before the watches have listed anything at all when the run ended while
+    /// byok8sd was down.
     pub async fn settle(&self) {
-        driver::look_at_driver_pods(&self.shared).await;
+        last_look::look_at_everything(&self.shared, &self.logs).await;
     }
 
     /// Stops watching, lets log followers read what is left (up to `drain`), and returns the
@@ -172,10 +178,12 @@ impl RunWatch {
 
     /// What the run created that cleanup must remove.
     pub fn leftovers(&self) -> Leftovers {
-        let list = |set: &Mutex<HashSet<String>>| locked(set).iter().cloned().collect();
         Leftovers {
-            rule_jobs: list(&self.shared.rule_jobs),
-            executor_secrets: list(&self.shared.executor_secrets),
+            rule_jobs: locked(&self.shared.rule_jobs).keys().cloned().collect(),
+            executor_secrets: locked(&self.shared.executor_secrets)
+                .iter()
+                .cloned()
+                .collect(),
         }
     }
 }

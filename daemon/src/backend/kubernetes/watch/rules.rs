@@ -33,16 +33,24 @@ pub async fn watch_rule_jobs(
         if !rules::belongs_to_run(&job, &prefix_url) {
             continue;
         }
-        let name = job.metadata.name.clone().unwrap_or_default();
-        let rule = rules::rule_name(&job).unwrap_or_else(|| name.clone());
-        track(&shared, &job, &name, deleted);
-        let new = locked(&shared.rule_jobs).insert(name.clone());
-        if new {
-            locked(&shared.event_filter).watch_object(&name, &rule);
+        if let Some((name, rule)) = claim(&shared, &job, deleted) {
             label_rule_job(&api, &name, &run_id).await;
             pod_watches.spawn(watch_rule_pods(shared.clone(), name, rule, logs.clone()));
         }
     }
+}
+
+/// Takes in a rule Job of the run; returns its name and rule the first time it is seen.
+pub fn claim(shared: &Shared, job: &Job, deleted: bool) -> Option<(String, String)> {
+    let name = job.metadata.name.clone().unwrap_or_default();
+    let rule = rules::rule_name(job).unwrap_or_else(|| name.clone());
+    track(shared, job, &name, deleted);
+    let known = locked(&shared.rule_jobs).insert(name.clone(), rule.clone());
+    if known.is_some() {
+        return None;
+    }
+    locked(&shared.event_filter).watch_object(&name, &rule);
+    Some((name, rule))
 }
 
 /// Keeps the sets of active rule Jobs and executor Secrets up to date.
