@@ -257,6 +257,54 @@ fn a_failed_status_call_that_loses_a_job_is_stopped_by_the_watchdog() {
 }
 
 #[test]
+fn a_driver_pod_that_cannot_start_fails_the_run_naming_it_and_why() {
+    let scratch = Scratch::new();
+    // The driver's credentials come from a Secret nobody created: its container cannot be
+    // configured, which Kubernetes retries forever.
+    let flags = [
+        "--s3-credentials-secret",
+        "no-such-secret",
+        "--stuck-seconds",
+        "5",
+    ];
+    let (_s3, cluster, daemon) = stack(&scratch, &flags);
+    let example = scratch.workflow("example");
+
+    let outcome = submit_and_follow(&daemon, &example, &["workflow-alpha", "params-blue"]);
+
+    assert_eq!(outcome.code, 1, "{outcome:?}");
+    let run = status(&daemon, &example, &Events::of(&outcome).run_id());
+    let reason = run["reason"].as_str().unwrap_or_default();
+    assert!(reason.starts_with("pod/byok8s-run-"), "{run}");
+    assert!(reason.contains("CreateContainerConfigError"), "{run}");
+    assert!(reason.contains("no-such-secret"), "{run}");
+    assert_nothing_left(&cluster);
+}
+
+#[test]
+fn a_rule_pod_that_cannot_be_scheduled_fails_the_run_naming_its_rule() {
+    let scratch = Scratch::new();
+    let (_s3, cluster, daemon) = stack(&scratch, &["--stuck-seconds", "5"]);
+    let workflows = scratch.workflow("cluster");
+
+    let outcome = submit_and_follow(
+        &daemon,
+        &workflows,
+        &["workflow-unschedulable", "params-short"],
+    );
+
+    assert_eq!(outcome.code, 1, "{outcome:?}");
+    let run = status(&daemon, &workflows, &Events::of(&outcome).run_id());
+    let reason = run["reason"].as_str().unwrap_or_default();
+    assert!(reason.starts_with("pod/snakejob-"), "{run}");
+    assert!(
+        reason.contains("(unschedulable) stayed Unschedulable"),
+        "{run}"
+    );
+    assert_nothing_left(&cluster);
+}
+
+#[test]
 fn an_oom_killed_driver_fails_the_run_saying_so() {
     let scratch = Scratch::new();
     let (_s3, cluster, daemon) = stack(&scratch, &[]);

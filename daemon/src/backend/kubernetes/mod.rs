@@ -24,7 +24,7 @@ use super::{Ending, EventSink, Outcome, StopRequest, StopSignal, stop_requested}
 use crate::run::RunRecord;
 use settings::{ClusterSettings, RunStorage};
 use staging::{Staging, StagingError};
-use watch::{DriverEnd, Leftovers, RunWatch};
+use watch::{DriverEnd, Leftovers, Limits, RunWatch};
 
 /// How long log followers may take to catch up once the driver has ended.
 const DRAIN: Duration = Duration::from_secs(30);
@@ -45,6 +45,7 @@ pub struct KubernetesBackend {
     settings: ClusterSettings,
     staging: Staging,
     runs_dir: PathBuf,
+    limits: Limits,
 }
 
 impl KubernetesBackend {
@@ -67,11 +68,16 @@ impl KubernetesBackend {
         };
         let client = Client::try_from(config)?;
         let staging = Staging::new(&settings.s3)?;
+        let limits = Limits {
+            watchdog: Duration::from_secs(settings.watchdog_seconds),
+            stuck: Duration::from_secs(settings::stuck_seconds()),
+        };
         Ok(KubernetesBackend {
             client,
             settings,
             staging,
             runs_dir,
+            limits,
         })
     }
 
@@ -94,14 +100,13 @@ impl KubernetesBackend {
             return Ending::Finished(Outcome::new(RunPhase::Failed, reason));
         }
 
-        let watchdog = Duration::from_secs(self.settings.watchdog_seconds);
         let mut watch = RunWatch::start(
             self.client.clone(),
             &self.settings.namespace,
             &run.id,
             &storage.prefix_url,
             sink,
-            watchdog,
+            self.limits,
         );
         let end = tokio::select! {
             end = watch.driver_end() => Ok(end),
@@ -115,6 +120,13 @@ impl KubernetesBackend {
                 self.remove(run, &storage, watch.leftovers()).await;
                 watch.finish(DRAIN).await;
                 Ending::Finished(request.outcome())
+            }
+            // The driver may still run, and its log would not end before it is removed.
+            Ok(DriverEnd::Stalled(reason)) => {
+                watch.settle().await;
+                self.remove(run, &storage, watch.leftovers()).await;
+                watch.finish(DRAIN).await;
+                Ending::Finished(Outcome::new(RunPhase::Failed, reason))
             }
             Ok(end) => {
                 watch.settle().await;

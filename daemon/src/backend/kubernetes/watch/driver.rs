@@ -9,7 +9,7 @@ use kube::Api;
 use kube::runtime::watcher::{self, Event};
 use tokio::sync::watch;
 
-use super::{DriverEnd, Followers, Shared, event_stream, follow_logs, locked, report};
+use super::{DriverEnd, Followers, Shared, event_stream, follow_logs, forget, locked, report};
 use crate::backend::kubernetes::labels;
 use crate::backend::kubernetes::pods;
 
@@ -66,8 +66,13 @@ pub async fn watch_driver_pods(shared: Arc<Shared>, run_id: String, logs: Follow
     let config = watcher::Config::default().labels(&labels::run_selector(&run_id));
     let mut stream = std::pin::pin!(event_stream(api.clone(), config));
     while let Some(event) = stream.next().await {
-        let (Event::Apply(pod) | Event::InitApply(pod)) = event else {
-            continue;
+        let pod = match event {
+            Event::Apply(pod) | Event::InitApply(pod) => pod,
+            Event::Delete(pod) => {
+                forget(&shared, &pod);
+                continue;
+            }
+            Event::Init | Event::InitDone => continue,
         };
         take_in(&shared, &pod).await;
         follow_logs(&shared, &api, &pod, "driver", true, &logs).await;

@@ -7,6 +7,7 @@ mod driver;
 mod events;
 mod last_look;
 mod rules;
+mod stuck;
 mod watchdog;
 
 use std::collections::{HashMap, HashSet};
@@ -27,6 +28,7 @@ use super::logs::{self, LogTarget};
 use super::pods::PodMemory;
 use crate::backend::EventSink;
 use crate::backend::output::Lines;
+use stuck::StuckPods;
 
 /// Log followers of the run, whose results (what the logs said) are collected at the end.
 type Followers = Arc<tokio::sync::Mutex<JoinSet<Lines>>>;
@@ -38,8 +40,18 @@ pub enum DriverEnd {
     Failed(String),
     /// Someone deleted the driver Job while it ran.
     Deleted,
-    /// The watchdog gave up on a driver that waited for rule Jobs that had all ended.
+    /// byok8sd gave up on a run that could not go on (a pod that cannot start, a driver that
+    /// waits for rule Jobs that have all ended); the driver may still run.
     Stalled(String),
+}
+
+/// How long a run may fail to make progress before byok8sd gives up on it.
+#[derive(Clone, Copy, Debug)]
+pub struct Limits {
+    /// The driver's silence while Snakemake waits for rule Jobs that have ended.
+    pub watchdog: Duration,
+    /// A pod unable to start.
+    pub stuck: Duration,
 }
 
 /// What the watch tasks share.
@@ -63,6 +75,7 @@ struct Shared {
     event_filter: Mutex<EventFilter>,
     /// What was last reported of each pod, shared so that a final look adds only news.
     pod_memory: Mutex<PodMemory>,
+    stuck_pods: Mutex<StuckPods>,
 }
 
 /// A running watch over one run; dropping it stops every task.
@@ -87,7 +100,7 @@ impl RunWatch {
         run_id: &str,
         prefix_url: &str,
         sink: EventSink,
-        watchdog: Duration,
+        limits: Limits,
     ) -> RunWatch {
         let shared = Arc::new(Shared {
             sink,
@@ -103,6 +116,7 @@ impl RunWatch {
             driver_failure: Mutex::default(),
             event_filter: Mutex::default(),
             pod_memory: Mutex::default(),
+            stuck_pods: Mutex::default(),
         });
         let (ended_tx, ended) = watch::channel(None);
         let logs = Arc::new(tokio::sync::Mutex::new(JoinSet::new()));
@@ -127,7 +141,16 @@ impl RunWatch {
             logs.clone(),
         ));
         tasks.spawn(events::watch_events(shared.clone()));
-        tasks.spawn(watchdog::watchdog_task(shared.clone(), watchdog, ended_tx));
+        tasks.spawn(stuck::stuck_task(
+            shared.clone(),
+            limits.stuck,
+            ended_tx.clone(),
+        ));
+        tasks.spawn(watchdog::watchdog_task(
+            shared.clone(),
+            limits.watchdog,
+            ended_tx,
+        ));
         RunWatch {
             shared,
             tasks,
@@ -210,10 +233,17 @@ where
 async fn report(shared: &Shared, pod: &Pod, source: &str) {
     let name = pod.metadata.name.as_deref().unwrap_or_default();
     locked(&shared.event_filter).watch_object(name, source);
+    locked(&shared.stuck_pods).observe(pod, source, tokio::time::Instant::now());
     let changes = locked(&shared.pod_memory).changes(pod, source);
     for change in changes {
         shared.sink.emit(Kind::Cluster(change)).await;
     }
+}
+
+/// Forgets a pod that is gone: it can no longer hold the run up.
+fn forget(shared: &Shared, pod: &Pod) {
+    let name = pod.metadata.name.as_deref().unwrap_or_default();
+    locked(&shared.stuck_pods).forget(name);
 }
 
 /// Starts following each container of `pod` once it has started.

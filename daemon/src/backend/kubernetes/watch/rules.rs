@@ -10,7 +10,7 @@ use kube::runtime::watcher::{self, Event};
 use tokio::task::JoinSet;
 
 use super::driver::job_running;
-use super::{Followers, Shared, event_stream, follow_logs, locked, report};
+use super::{Followers, Shared, event_stream, follow_logs, forget, locked, report};
 use crate::backend::kubernetes::labels;
 use crate::backend::kubernetes::rules;
 
@@ -85,8 +85,13 @@ async fn watch_rule_pods(shared: Arc<Shared>, job: String, rule: String, logs: F
     let config = watcher::Config::default().labels(&format!("job-name={job}"));
     let mut stream = std::pin::pin!(event_stream(api.clone(), config));
     while let Some(event) = stream.next().await {
-        let (Event::Apply(pod) | Event::InitApply(pod)) = event else {
-            continue;
+        let pod = match event {
+            Event::Apply(pod) | Event::InitApply(pod) => pod,
+            Event::Delete(pod) => {
+                forget(&shared, &pod);
+                continue;
+            }
+            Event::Init | Event::InitDone => continue,
         };
         report(&shared, &pod, &rule).await;
         follow_logs(&shared, &api, &pod, &rule, false, &logs).await;
