@@ -4,7 +4,9 @@
 use std::time::Duration;
 
 use byok8s_tests::cluster::{self, Cluster, NAMESPACE, S3};
-use byok8s_tests::{Events, Follower, Scratch, run, status, submit, submit_and_follow};
+use byok8s_tests::{
+    Events, Follower, RUN_TIMEOUT, Scratch, run, status, submit, submit_and_follow,
+};
 use k8s_openapi::api::batch::v1::Job;
 use k8s_openapi::api::core::v1::{Pod, Secret};
 
@@ -142,6 +144,43 @@ fn cancelling_a_kubernetes_run_leaves_no_job_pod_or_secret_behind() {
         cluster.names::<Pod>()
     );
     assert_eq!(cluster.names::<Secret>(), secrets_before, "in {NAMESPACE}");
+}
+
+#[test]
+fn the_executors_secret_goes_with_a_driver_that_ends_before_any_rule_job() {
+    let scratch = Scratch::new();
+    let (_s3, cluster, daemon) = stack(&scratch, &[]);
+    let workflows = scratch.workflow("cluster");
+    let before = cluster.names::<Secret>();
+    // Both start with a local rule in the driver, after the executor has made its Secret.
+    let killed = submit(&daemon, &workflows, &["workflow-wait", "params-long"]);
+    let cancelled = submit(&daemon, &workflows, &["workflow-wait", "params-long"]);
+    byok8s_tests::eventually(RUN_TIMEOUT, "a Secret from each executor", || {
+        (cluster.names::<Secret>().len() == before.len() + 2).then_some(())
+    });
+    let jobs = cluster.names::<Job>();
+    assert!(jobs.iter().all(|j| j.starts_with("byok8s-")), "{jobs:?}");
+
+    let driver = cluster
+        .names::<Pod>()
+        .into_iter()
+        .find(|p| p.starts_with(&format!("byok8s-{killed}-")))
+        .expect("the driver pod");
+    cluster.oom(&driver);
+    let mut cancel = daemon.client(&workflows);
+    cancel.args(["cancel", &cancelled]);
+    assert_eq!(run(&mut cancel, Duration::from_secs(120)).code, 0);
+
+    assert_eq!(byok8s_tests::watch(&daemon, &workflows, &killed, 0).code, 1);
+    assert_eq!(
+        byok8s_tests::watch(&daemon, &workflows, &cancelled, 0).code,
+        3
+    );
+    // Garbage collection removes the Secrets after their pods, on its own schedule.
+    byok8s_tests::eventually(Duration::from_secs(60), "no executor Secret left", || {
+        (cluster.names::<Secret>() == before).then_some(())
+    });
+    assert_nothing_left(&cluster);
 }
 
 /// The harness, S3 and a daemon that fails stalled runs quickly.

@@ -56,7 +56,9 @@ pub fn rule_name(job: &Job) -> Option<String> {
 
 /// The Secret Snakemake's executor made for this run's rule jobs (it holds the storage
 /// settings), found through the Jobs' environment. The executor names it with a random UUID;
-/// a reference to any other Secret is not the executor's and is never returned.
+/// a reference to any other Secret is not the executor's and is never returned. The driver
+/// also makes that Secret a dependent of its pod, so garbage collection removes it when no
+/// rule Job ever named it; deleting it by name as well covers drivers that did not.
 pub fn executor_secret(job: &Job) -> Option<String> {
     let container = job
         .spec
