@@ -203,6 +203,38 @@ impl Cluster {
         })
     }
 
+    /// True while the Job named `name` exists and is being deleted.
+    pub fn job_deleting(&self, name: &str) -> bool {
+        self.block_on(async |client| {
+            let jobs = Api::<k8s_openapi::api::batch::v1::Job>::namespaced(client, NAMESPACE);
+            let job = jobs.get_opt(name).await?;
+            Ok(job.is_some_and(|job| job.metadata.deletion_timestamp.is_some()))
+        })
+    }
+
+    /// Sets a pod's finalizers, which hold its deletion (and a foreground deletion of its
+    /// Job) until they are removed.
+    pub fn set_pod_finalizers(&self, pod: &str, finalizers: &[&str]) {
+        let patch = serde_json::json!({ "metadata": { "finalizers": finalizers } });
+        self.block_on(async |client| {
+            let pods = Api::<k8s_openapi::api::core::v1::Pod>::namespaced(client, NAMESPACE);
+            let params = kube::api::PatchParams::default();
+            pods.patch(pod, &params, &kube::api::Patch::Merge(&patch))
+                .await
+                .map(|_| ())
+        });
+    }
+
+    /// The name of the run's driver pod, once it exists.
+    pub fn driver_pod(&self, run_id: &str) -> String {
+        let prefix = format!("byok8s-{run_id}-");
+        crate::eventually(crate::RUN_TIMEOUT, "the driver pod", || {
+            self.names::<k8s_openapi::api::core::v1::Pod>()
+                .into_iter()
+                .find(|name| name.starts_with(&prefix))
+        })
+    }
+
     /// Names of objects of kind `K` in the runs' namespace.
     pub fn names<K>(&self) -> Vec<String>
     where

@@ -270,6 +270,59 @@ fn a_run_that_finished_while_byok8sd_was_down_keeps_every_rule_line() {
 }
 
 #[test]
+fn an_api_outage_as_byok8sd_restarts_does_not_fail_a_live_run() {
+    let scratch = Scratch::new();
+    let (_s3, cluster, mut daemon) = stack(&scratch, &[]);
+    let example = scratch.workflow("example");
+    let run_id = submit(&daemon, &example, &["workflow-zeta", "params-blue"]);
+    let mut follower = Follower::start(&daemon, &example, &run_id);
+    follower.wait_for("job_started");
+
+    daemon.kill();
+    // More failed lookups of the driver Job than a new run would wait for; 500 as a
+    // Kubernetes client does not retry it (unlike 503), like a refused connection.
+    let driver = format!("byok8s-{run_id}");
+    cluster.inject(
+        cluster::Fault::new("get", "jobs")
+            .name(&driver)
+            .count(7)
+            .code(500),
+    );
+    daemon.restart();
+
+    let (code, events) = follower.finish();
+    assert_eq!(code, 0, "the run completes after the outage");
+    assert_eq!(events.phases(), ["queued", "running", "succeeded"]);
+    assert_nothing_left(&cluster);
+}
+
+#[test]
+fn a_restart_during_cleanup_keeps_the_outcome_of_the_run() {
+    let scratch = Scratch::new();
+    let (_s3, cluster, mut daemon) = stack(&scratch, &[]);
+    let example = scratch.workflow("example");
+    let run_id = submit(&daemon, &example, &["workflow-alpha", "params-blue"]);
+    // Holds the driver Job's foreground deletion, and so the cleanup, until it is removed.
+    let pod = cluster.driver_pod(&run_id);
+    cluster.set_pod_finalizers(&pod, &["byok8s.test/hold"]);
+    let driver = format!("byok8s-{run_id}");
+    byok8s_tests::eventually(RUN_TIMEOUT, "the cleanup to delete the driver", || {
+        cluster.job_deleting(&driver).then_some(())
+    });
+
+    daemon.kill();
+    cluster.set_pod_finalizers(&pod, &[]);
+    byok8s_tests::eventually(Duration::from_secs(60), "the driver Job to go", || {
+        (!cluster.names::<Job>().contains(&driver)).then_some(())
+    });
+    daemon.restart();
+
+    let outcome = byok8s_tests::watch(&daemon, &example, &run_id, 0);
+    assert_eq!(outcome.code, 0, "the run still succeeded: {outcome:?}");
+    assert_nothing_left(&cluster);
+}
+
+#[test]
 fn a_failed_status_call_that_loses_a_job_is_stopped_by_the_watchdog() {
     let scratch = Scratch::new();
     let (_s3, cluster, daemon) = stack(&scratch, &["--watchdog-seconds", "10"]);

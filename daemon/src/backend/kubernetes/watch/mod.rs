@@ -176,8 +176,8 @@ impl RunWatch {
     }
 
     /// Stops watching, lets log followers read what is left (up to `drain`), and returns the
-    /// failure reason the logs gave, if any.
-    pub async fn finish(mut self, drain: Duration) -> Option<String> {
+    /// failure reason the logs gave, if any. Calling it again waits for nothing more.
+    pub async fn finish_logs(&mut self, drain: Duration) -> Option<String> {
         self.tasks.abort_all();
         let logs = self.logs.clone();
         let shared = self.shared.clone();
