@@ -397,6 +397,19 @@ fn a_rule_pod_that_cannot_be_scheduled_fails_the_run_naming_its_rule() {
 }
 
 #[test]
+fn a_long_quiet_local_rule_after_every_rule_job_is_not_taken_for_a_lost_job() {
+    let scratch = Scratch::new();
+    let (_s3, cluster, daemon) = stack(&scratch, &["--watchdog-seconds", "5"]);
+    let workflows = scratch.workflow("cluster");
+
+    // The local rule stays silent for 15s after the only rule Job has ended.
+    let outcome = submit_and_follow(&daemon, &workflows, &["workflow-quiet", "params-short"]);
+
+    assert_eq!(outcome.code, 0, "{outcome:?}");
+    assert_nothing_left(&cluster);
+}
+
+#[test]
 fn an_oom_killed_driver_fails_the_run_saying_so() {
     let scratch = Scratch::new();
     let (_s3, cluster, daemon) = stack(&scratch, &[]);

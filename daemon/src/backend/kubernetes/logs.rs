@@ -37,13 +37,14 @@ impl LogTarget {
     }
 }
 
-/// Follows the container's log until it ends; `heard` is called for every new line. Returns
-/// what its lines said about the run.
+/// Follows the container's log until it ends; `heard` is called with every line read, and
+/// whether it is new (lines recorded before are read again, and skipped, after a restart or a
+/// broken stream). Returns what its lines said about the run.
 pub async fn follow(
     pods: Api<Pod>,
     target: LogTarget,
     sink: EventSink,
-    heard: impl Fn() + Send + Sync,
+    heard: impl Fn(&str, bool) + Send + Sync,
 ) -> Lines {
     let mut lines = Lines::pod(&target.source, &target.pod, target.plugin_events);
     let key = target.key();
@@ -105,7 +106,7 @@ async fn follow_once(
     read: &mut u64,
     lines: &mut Lines,
     sink: &EventSink,
-    heard: &(impl Fn() + Send + Sync),
+    heard: &(impl Fn(&str, bool) + Send + Sync),
 ) -> Result<(), kube::Error> {
     let params = LogParams {
         container: Some(target.container.clone()),
@@ -131,19 +132,19 @@ async fn follow_once(
             }
         }
         seen += 1;
+        let text = String::from_utf8_lossy(&buffer);
+        let text = text.trim_end_matches(['\n', '\r']);
         if seen <= *read {
+            heard(text, false);
             continue;
         }
         *read = seen;
-        heard();
-        let text = String::from_utf8_lossy(&buffer);
+        heard(text, true);
         let cursor = LogCursor {
             log: target.key(),
             lines: seen,
         };
-        lines
-            .handle_at(text.trim_end_matches(['\n', '\r']), sink, cursor)
-            .await;
+        lines.handle_at(text, sink, cursor).await;
     }
 }
 

@@ -5,6 +5,7 @@
 
 mod driver;
 mod events;
+mod jobs;
 mod last_look;
 mod rules;
 mod stuck;
@@ -28,6 +29,7 @@ use super::logs::{self, LogTarget};
 use super::pods::PodMemory;
 use crate::backend::EventSink;
 use crate::backend::output::Lines;
+use jobs::SnakemakeJobs;
 use stuck::StuckPods;
 
 /// Log followers of the run, whose results (what the logs said) are collected at the end.
@@ -66,8 +68,13 @@ struct Shared {
     active_rule_jobs: Mutex<HashSet<String>>,
     executor_secrets: Mutex<HashSet<String>>,
     followed: Mutex<HashSet<String>>,
+    /// Whether the rule Jobs have been listed since the watch started: until then, none
+    /// being active says nothing.
+    rule_jobs_listed: Mutex<bool>,
     /// When the driver last wrote a line.
     heard: Mutex<Instant>,
+    /// The jobs Snakemake counts as running, from the driver's log.
+    snakemake_jobs: Mutex<SnakemakeJobs>,
     /// The logger plugin's last error, from the driver's log.
     driver_error: Mutex<Option<String>>,
     driver_failure: Mutex<Option<String>>,
@@ -111,7 +118,9 @@ impl RunWatch {
             active_rule_jobs: Mutex::default(),
             executor_secrets: Mutex::default(),
             followed: Mutex::default(),
+            rule_jobs_listed: Mutex::new(false),
             heard: Mutex::new(Instant::now()),
+            snakemake_jobs: Mutex::default(),
             driver_error: Mutex::default(),
             driver_failure: Mutex::default(),
             event_filter: Mutex::default(),
@@ -276,12 +285,20 @@ async fn follow_logs(
             source: source.to_owned(),
             plugin_events,
         };
-        let heartbeat = plugin_events.then(|| shared.clone());
-        let follow = logs::follow(api.clone(), target, shared.sink.clone(), move || {
-            if let Some(shared) = &heartbeat {
-                *locked(&shared.heard) = Instant::now();
-            }
-        });
+        let driver = plugin_events.then(|| shared.clone());
+        let follow = logs::follow(
+            api.clone(),
+            target,
+            shared.sink.clone(),
+            move |line, new| {
+                if let Some(shared) = &driver {
+                    locked(&shared.snakemake_jobs).read(line);
+                    if new {
+                        *locked(&shared.heard) = Instant::now();
+                    }
+                }
+            },
+        );
         logs.lock().await.spawn(follow);
     }
 }

@@ -1,5 +1,6 @@
 //! Watching the rule Jobs Snakemake creates for the run, and their pods.
 
+use std::collections::HashSet;
 use std::sync::Arc;
 
 use futures::StreamExt;
@@ -23,12 +24,25 @@ pub async fn watch_rule_jobs(
     let api: Api<Job> = Api::namespaced(shared.client.clone(), &shared.namespace);
     let config = watcher::Config::default().labels(rules::RULE_JOB_SELECTOR);
     let mut pod_watches = JoinSet::new();
+    let mut relist = Relist::default();
     let mut stream = std::pin::pin!(event_stream(api.clone(), config));
     while let Some(event) = stream.next().await {
         let (job, deleted) = match event {
-            Event::Apply(job) | Event::InitApply(job) => (job, false),
+            Event::Apply(job) => (job, false),
+            Event::InitApply(job) => {
+                relist.saw(&job);
+                (job, false)
+            }
             Event::Delete(job) => (job, true),
-            Event::Init | Event::InitDone => continue,
+            Event::Init => {
+                relist.begin();
+                continue;
+            }
+            Event::InitDone => {
+                relist.end(&mut locked(&shared.active_rule_jobs));
+                *locked(&shared.rule_jobs_listed) = true;
+                continue;
+            }
         };
         if !rules::belongs_to_run(&job, &prefix_url) {
             continue;
@@ -36,6 +50,33 @@ pub async fn watch_rule_jobs(
         if let Some((name, rule)) = claim(&shared, &job, deleted) {
             label_rule_job(&api, &name, &run_id).await;
             pod_watches.spawn(watch_rule_pods(shared.clone(), name, rule, logs.clone()));
+        }
+    }
+}
+
+/// The Jobs a (re-)list has shown so far. A list reports no deletion, so an active rule Job
+/// deleted while the watch was down is missing from it, and would otherwise stay active for
+/// good (which would keep the watchdog from ever looking at the run).
+#[derive(Default)]
+struct Relist {
+    listed: Option<HashSet<String>>,
+}
+
+impl Relist {
+    fn begin(&mut self) {
+        self.listed = Some(HashSet::new());
+    }
+
+    fn saw(&mut self, job: &Job) {
+        if let (Some(listed), Some(name)) = (&mut self.listed, &job.metadata.name) {
+            listed.insert(name.clone());
+        }
+    }
+
+    /// Keeps active only the Jobs the list showed.
+    fn end(&mut self, active: &mut HashSet<String>) {
+        if let Some(listed) = self.listed.take() {
+            active.retain(|name| listed.contains(name));
         }
     }
 }
@@ -95,5 +136,36 @@ async fn watch_rule_pods(shared: Arc<Shared>, job: String, rule: String, logs: F
         };
         report(&shared, &pod, &rule).await;
         follow_logs(&shared, &api, &pod, &rule, false, &logs).await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn job(name: &str) -> Job {
+        serde_json::from_value(serde_json::json!({ "metadata": { "name": name } })).unwrap()
+    }
+
+    #[test]
+    fn a_job_deleted_while_the_watch_was_down_is_no_longer_active_after_a_relist() {
+        let mut active = HashSet::from(["snakejob-a".to_owned(), "snakejob-b".to_owned()]);
+        let mut relist = Relist::default();
+
+        relist.begin();
+        relist.saw(&job("snakejob-a"));
+        relist.saw(&job("snakejob-c"));
+        relist.end(&mut active);
+
+        assert_eq!(active, HashSet::from(["snakejob-a".to_owned()]));
+    }
+
+    #[test]
+    fn events_outside_a_relist_change_nothing_at_its_end() {
+        let mut active = HashSet::from(["snakejob-a".to_owned()]);
+        let mut relist = Relist::default();
+        relist.saw(&job("snakejob-x"));
+        relist.end(&mut active);
+        assert_eq!(active, HashSet::from(["snakejob-a".to_owned()]));
     }
 }
