@@ -146,6 +146,13 @@ impl Cluster {
             .expect("close watches");
     }
 
+    /// Every request the cluster served so far, with whose it was.
+    pub fn requests(&self) -> Vec<byok8s_test_cluster::RecordedRequest> {
+        self.runtime
+            .block_on(self.harness().requests())
+            .expect("read the request log")
+    }
+
     /// Kills a pod's container as the kernel's OOM killer would.
     pub fn oom(&self, pod: &str) {
         self.runtime

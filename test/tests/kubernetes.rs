@@ -191,7 +191,14 @@ fn stack(scratch: &Scratch, extra: &[&str]) -> (S3, Cluster, byok8s_tests::Daemo
     (s3, cluster, daemon)
 }
 
+/// Nothing of any run is left, and every request byok8sd and the executor made was one their
+/// Roles in `deploy/` allow.
 fn assert_nothing_left(cluster: &Cluster) {
+    let denied = byok8s_tests::rbac::denied(&cluster.requests(), NAMESPACE);
+    assert!(
+        denied.is_empty(),
+        "requests their Role does not allow: {denied:#?}"
+    );
     assert!(
         cluster.names::<Job>().is_empty(),
         "jobs left: {:?}",

@@ -73,7 +73,7 @@ impl KubernetesBackend {
         kubeconfig: Option<PathBuf>,
         runs_dir: PathBuf,
     ) -> Result<Self, SetupError> {
-        let config = match kubeconfig {
+        let mut config = match kubeconfig {
             Some(path) => {
                 let kubeconfig =
                     kube::config::Kubeconfig::read_from(path).map_err(kube::Error::from)?;
@@ -84,6 +84,10 @@ impl KubernetesBackend {
             }
             None => kube::Config::infer().await?,
         };
+        // Names byok8sd in the API server's audit log (kube-rs sends no User-Agent itself).
+        let agent = concat!("byok8sd/", env!("CARGO_PKG_VERSION"));
+        let agent = reqwest::header::HeaderValue::from_static(agent);
+        config.headers.push((reqwest::header::USER_AGENT, agent));
         let client = Client::try_from(config)?;
         let staging = Staging::new(&settings.s3)?;
         let limits = Limits {
