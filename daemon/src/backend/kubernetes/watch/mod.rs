@@ -8,6 +8,7 @@ mod events;
 mod jobs;
 mod last_look;
 mod rules;
+mod stream;
 mod stuck;
 mod watchdog;
 
@@ -16,10 +17,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use byok8s_proto::v1::run_event::Kind;
-use futures::{Stream, StreamExt};
 use k8s_openapi::api::core::v1::Pod;
-use kube::runtime::WatchStreamExt;
-use kube::runtime::watcher::{self, Event};
 use kube::{Api, Client};
 use tokio::sync::watch;
 use tokio::task::JoinSet;
@@ -30,6 +28,7 @@ use super::pods::PodMemory;
 use crate::backend::EventSink;
 use crate::backend::output::Lines;
 use jobs::SnakemakeJobs;
+use stream::event_stream;
 use stuck::StuckPods;
 
 /// Log followers of the run, whose results (what the logs said) are collected at the end.
@@ -218,24 +217,6 @@ impl RunWatch {
                 .collect(),
         }
     }
-}
-
-/// Events of a watch, restarted with backoff on errors (kube-runtime re-lists on 410 Gone).
-fn event_stream<K>(api: Api<K>, config: watcher::Config) -> impl Stream<Item = Event<K>> + Send
-where
-    K: kube::Resource + Clone + std::fmt::Debug + serde::de::DeserializeOwned + Send + 'static,
-{
-    watcher::watcher(api, config)
-        .default_backoff()
-        .filter_map(|event| async move {
-            match event {
-                Ok(event) => Some(event),
-                Err(error) => {
-                    tracing::debug!(error = %error, "watch interrupted; resuming");
-                    None
-                }
-            }
-        })
 }
 
 /// Reports what changed in a pod of the run, whose Events are the run's from now on.
