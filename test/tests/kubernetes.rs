@@ -239,6 +239,14 @@ fn killing_byok8sd_mid_run_loses_and_repeats_no_line() {
     let run = status(&daemon, &example, &run_id);
     let (file, content) = expected_output("workflow-zeta", "blue");
     assert_eq!(s3.object(&cluster::output_key(&run, file)), Some(content));
+    // The run's pods are watched by its label, not one watch per rule Job.
+    let per_job_watches = cluster.requests().into_iter().filter(|r| {
+        r.user_agent.starts_with("byok8sd/")
+            && r.verb == "watch"
+            && r.path.ends_with("/pods")
+            && r.query.contains("job-name")
+    });
+    assert_eq!(per_job_watches.count(), 0);
     assert_nothing_left(&cluster);
 }
 

@@ -11,10 +11,12 @@ from unittest import mock
 import kubernetes.client
 
 from byok8s_driver.__main__ import (
+    label_created_jobs,
+    label_job,
     own,
     own_created_secrets,
-    owner_labels,
     parse_arguments,
+    run_labels,
     split_url,
     unpack,
 )
@@ -78,7 +80,7 @@ class SecretOwnershipTest(unittest.TestCase):
         secret = kubernetes.client.V1Secret(
             metadata=kubernetes.client.V1ObjectMeta(name="5f0c1a2b", labels={"keep": "me"})
         )
-        own(secret, "byok8s-run-1-abcde", "u-1", owner_labels(self.ENVIRON))
+        own(secret, "byok8s-run-1-abcde", "u-1", run_labels(self.ENVIRON, "executor-secret"))
         (reference,) = secret.metadata.owner_references
         self.assertEqual(
             (reference.api_version, reference.kind, reference.name, reference.uid),
@@ -107,6 +109,36 @@ class SecretOwnershipTest(unittest.TestCase):
         with contextlib.redirect_stdout(io.StringIO()):
             own_created_secrets({})
         self.assertIs(api.create_namespaced_secret, original)
+
+
+class JobLabelsTest(unittest.TestCase):
+    def job(self):
+        # As the executor plugin 0.5.1 builds it: labels on the Job only, none on the template.
+        return kubernetes.client.V1Job(
+            metadata=kubernetes.client.V1ObjectMeta(name="snakejob-1", labels={"app": "snakemake"}),
+            spec=kubernetes.client.V1JobSpec(
+                template=kubernetes.client.V1PodTemplateSpec(spec=kubernetes.client.V1PodSpec(
+                    containers=[kubernetes.client.V1Container(name="snakemake")]))),
+        )
+
+    def test_a_rule_job_and_its_pods_carry_the_run(self):
+        job = label_job(self.job(), run_labels({"BYOK8S_RUN": "run-1"}, "rule"))
+        for labels in (job.metadata.labels, job.spec.template.metadata.labels):
+            self.assertEqual(labels["byok8s.io/run"], "run-1")
+            self.assertEqual(labels["byok8s.io/role"], "rule")
+        self.assertEqual(job.metadata.labels["app"], "snakemake")
+
+    def test_jobs_created_through_the_client_are_labelled(self):
+        api = kubernetes.client.BatchV1Api
+        original = api.create_namespaced_job
+        created = []
+        try:
+            api.create_namespaced_job = lambda self, ns, body, **kw: created.append(body)
+            label_created_jobs({"BYOK8S_RUN": "run-1"})
+            api.create_namespaced_job(mock.Mock(), "byok8s-runs", self.job())
+        finally:
+            api.create_namespaced_job = original
+        self.assertEqual(created[0].spec.template.metadata.labels["byok8s.io/run"], "run-1")
 
 
 if __name__ == "__main__":

@@ -7,11 +7,15 @@ and then becomes the given command. S3 credentials and the endpoint come from th
 environment variables.
 
 A ``snakemake`` command runs in this very process, so that signals reach Snakemake directly
-as they would after an exec, and so that the Secret its Kubernetes executor creates at start
-(named with a random UUID, unlabelled, holding a copy of the storage settings) is made a
-dependent of this pod: Kubernetes' garbage collector then removes it with the pod, even when
-Snakemake never gets to delete it itself (killed, out of memory, cancelled before any rule).
-The pod's name and uid come from the downward API (``BYOK8S_POD_NAME``, ``BYOK8S_POD_UID``).
+as they would after an exec, and so that what its Kubernetes executor creates carries the run:
+- the Secret it creates at start (named with a random UUID, unlabelled, holding a copy of the
+  storage settings) is made a dependent of this pod: Kubernetes' garbage collector then
+  removes it with the pod, even when Snakemake never gets to delete it itself (killed, out of
+  memory, cancelled before any rule). The pod's name and uid come from the downward API
+  (``BYOK8S_POD_NAME``, ``BYOK8S_POD_UID``);
+- each rule Job and its pod are labelled with the run (``BYOK8S_RUN``), which the executor
+  does not do (it labels them ``app=snakemake`` only), so byok8sd watches all of a run's pods
+  with one watch.
 """
 
 import argparse
@@ -57,13 +61,23 @@ def unpack(archive, destination):
         bundle.extractall(path=destination, filter="data")
 
 
-def owner_labels(environ):
-    """Labels that say which run a Secret the executor creates belongs to."""
-    labels = {"app.kubernetes.io/managed-by": "byok8sd", "byok8s.io/role": "executor-secret"}
+def run_labels(environ, role):
+    """Labels that say which run an object the executor creates belongs to, and what it is."""
+    labels = {"app.kubernetes.io/managed-by": "byok8sd", "byok8s.io/role": role}
     run = environ.get("BYOK8S_RUN")
     if run:
         labels["byok8s.io/run"] = run
     return labels
+
+
+def label(metadata, labels):
+    """``metadata`` (a V1ObjectMeta, or None) with ``labels`` added."""
+    from kubernetes.client import V1ObjectMeta
+
+    if metadata is None:
+        metadata = V1ObjectMeta()
+    metadata.labels = {**(metadata.labels or {}), **labels}
+    return metadata
 
 
 def own(body, owner_name, owner_uid, labels):
@@ -72,12 +86,9 @@ def own(body, owner_name, owner_uid, labels):
     blockOwnerDeletion stays unset: setting it needs permission to update the owner's
     finalizers, and the Secret need not outlive or delay the pod.
     """
-    from kubernetes.client import V1ObjectMeta, V1OwnerReference
+    from kubernetes.client import V1OwnerReference
 
-    if body.metadata is None:
-        body.metadata = V1ObjectMeta()
-    metadata = body.metadata
-    metadata.labels = {**(metadata.labels or {}), **labels}
+    metadata = body.metadata = label(body.metadata, labels)
     reference = V1OwnerReference(api_version="v1", kind="Pod", name=owner_name, uid=owner_uid)
     metadata.owner_references = [*(metadata.owner_references or []), reference]
     return body
@@ -92,7 +103,7 @@ def own_created_secrets(environ):
         return
     import kubernetes.client
 
-    labels = owner_labels(environ)
+    labels = run_labels(environ, "executor-secret")
     api = kubernetes.client.CoreV1Api
     create = api.create_namespaced_secret
 
@@ -102,6 +113,32 @@ def own_created_secrets(environ):
     api.create_namespaced_secret = create_owned
 
 
+def label_job(body, labels):
+    """Add ``labels`` to a V1Job body and to the pods it makes, so that byok8sd finds the
+    run's rule pods with one watch, by label."""
+    body.metadata = label(body.metadata, labels)
+    template = body.spec.template
+    template.metadata = label(template.metadata, labels)
+    return body
+
+
+def label_created_jobs(environ):
+    """Label every Job this process creates through the Kubernetes client, and its pods, with
+    the run (``BYOK8S_RUN``); without it nothing changes."""
+    if not environ.get("BYOK8S_RUN"):
+        return
+    import kubernetes.client
+
+    labels = run_labels(environ, "rule")
+    api = kubernetes.client.BatchV1Api
+    create = api.create_namespaced_job
+
+    def create_labelled(self, namespace, body, **kwargs):
+        return create(self, namespace, label_job(body, labels), **kwargs)
+
+    api.create_namespaced_job = create_labelled
+
+
 def run_snakemake(arguments):
     """Run Snakemake's command line in this process, as its console script would."""
     # `python -m` put the working directory, the user's bundle, first on the import path,
@@ -109,6 +146,7 @@ def run_snakemake(arguments):
     if sys.path and os.path.abspath(sys.path[0] or ".") == os.getcwd():
         del sys.path[0]
     own_created_secrets(os.environ)
+    label_created_jobs(os.environ)
     from snakemake.cli import main as snakemake_main
 
     sys.argv = ["snakemake", *arguments]

@@ -1,4 +1,4 @@
-//! Watching the driver: its Job (whose end ends the run) and its pod.
+//! Watching the driver: its Job, whose end ends the run, and what its pod says.
 
 use std::sync::Arc;
 
@@ -9,8 +9,7 @@ use kube::Api;
 use kube::runtime::watcher::{self, Event};
 use tokio::sync::watch;
 
-use super::{DriverEnd, Followers, Shared, event_stream, follow_logs, forget, locked, report};
-use crate::backend::kubernetes::labels;
+use super::{DriverEnd, Shared, event_stream, locked, report};
 use crate::backend::kubernetes::pods;
 
 pub async fn watch_driver_job(
@@ -59,24 +58,6 @@ fn job_end(job: &Job) -> Option<DriverEnd> {
 
 pub fn job_running(job: &Job) -> bool {
     job_end(job).is_none() && job.metadata.deletion_timestamp.is_none()
-}
-
-pub async fn watch_driver_pods(shared: Arc<Shared>, run_id: String, logs: Followers) {
-    let api: Api<Pod> = Api::namespaced(shared.client.clone(), &shared.namespace);
-    let config = watcher::Config::default().labels(&labels::run_selector(&run_id));
-    let mut stream = std::pin::pin!(event_stream(api.clone(), config));
-    while let Some(event) = stream.next().await {
-        let pod = match event {
-            Event::Apply(pod) | Event::InitApply(pod) => pod,
-            Event::Delete(pod) => {
-                forget(&shared, &pod);
-                continue;
-            }
-            Event::Init | Event::InitDone => continue,
-        };
-        take_in(&shared, &pod).await;
-        follow_logs(&shared, &api, &pod, "driver", true, &logs).await;
-    }
 }
 
 /// Reports a driver pod's changes and remembers why it failed, if it did.

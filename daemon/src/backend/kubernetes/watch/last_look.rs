@@ -7,7 +7,7 @@ use k8s_openapi::api::core::v1::Pod;
 use kube::Api;
 use kube::api::ListParams;
 
-use super::{Followers, Shared, driver, follow_logs, locked, report, rules};
+use super::{Followers, Shared, follow_logs, locked, report, rules, run_pods};
 use crate::backend::kubernetes::{labels, rules as rule_jobs};
 
 /// Label the Job controller puts on a Job's pods (Kubernetes 1.27 adds a prefixed twin).
@@ -18,20 +18,19 @@ const JOB_NAME_LABEL: &str = "job-name";
 /// restart they may not have listed anything yet when the driver Job is already complete, and
 /// at any time they may lag behind the cluster.
 pub async fn look_at_everything(shared: &Arc<Shared>, logs: &Followers) {
-    let pods: Api<Pod> = Api::namespaced(shared.client.clone(), &shared.namespace);
-    let run_selector = labels::run_selector(shared.sink.run_id());
-    for pod in list(&pods, &run_selector).await {
-        driver::take_in(shared, &pod).await;
-        follow_logs(shared, &pods, &pod, "driver", true, logs).await;
-    }
-
     let jobs: Api<Job> = Api::namespaced(shared.client.clone(), &shared.namespace);
     for job in list(&jobs, rule_jobs::RULE_JOB_SELECTOR).await {
         if rule_jobs::belongs_to_run(&job, &shared.prefix_url) {
             rules::claim(shared, &job, false);
         }
     }
-    // One list for every rule pod, whatever the number of rule Jobs.
+    let pods: Api<Pod> = Api::namespaced(shared.client.clone(), &shared.namespace);
+    let run_selector = labels::run_selector(shared.sink.run_id());
+    for pod in list(&pods, &run_selector).await {
+        run_pods::take_in(shared, &pods, &pod, logs).await;
+    }
+    // Rule pods without the run's label (from an older runner image), in one list whatever
+    // the number of rule Jobs.
     let known = locked(&shared.rule_jobs).clone();
     for pod in list(&pods, JOB_NAME_LABEL).await {
         let job = pod

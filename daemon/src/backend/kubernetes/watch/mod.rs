@@ -8,6 +8,7 @@ mod events;
 mod jobs;
 mod last_look;
 mod rules;
+mod run_pods;
 mod stream;
 mod stuck;
 mod watchdog;
@@ -62,9 +63,12 @@ struct Shared {
     client: Client,
     /// Snakemake's default storage prefix of the run, which its rule Jobs carry.
     prefix_url: String,
+    driver_job: String,
     /// Rule Jobs of this run seen so far (with their rule), and which of them still run.
     rule_jobs: Mutex<HashMap<String, String>>,
     active_rule_jobs: Mutex<HashSet<String>>,
+    /// Pods labelled with the run whose Job is not (yet) one of its rule Jobs, by Job name.
+    unclaimed_pods: Mutex<HashMap<String, Pod>>,
     executor_secrets: Mutex<HashSet<String>>,
     followed: Mutex<HashSet<String>>,
     /// Whether the rule Jobs have been listed since the watch started: until then, none
@@ -113,8 +117,10 @@ impl RunWatch {
             namespace: namespace.to_owned(),
             client,
             prefix_url: prefix_url.to_owned(),
+            driver_job: super::driver::job_name(run_id),
             rule_jobs: Mutex::default(),
             active_rule_jobs: Mutex::default(),
+            unclaimed_pods: Mutex::default(),
             executor_secrets: Mutex::default(),
             followed: Mutex::default(),
             rule_jobs_listed: Mutex::new(false),
@@ -137,11 +143,7 @@ impl RunWatch {
             driver_job,
             ended_tx.clone(),
         ));
-        tasks.spawn(driver::watch_driver_pods(
-            shared.clone(),
-            run_id.clone(),
-            logs.clone(),
-        ));
+        tasks.spawn(run_pods::watch_run_pods(shared.clone(), logs.clone()));
         tasks.spawn(rules::watch_rule_jobs(
             shared.clone(),
             run_id,

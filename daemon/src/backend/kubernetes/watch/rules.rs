@@ -11,7 +11,7 @@ use kube::runtime::watcher::{self, Event};
 use tokio::task::JoinSet;
 
 use super::driver::job_running;
-use super::{Followers, Shared, event_stream, follow_logs, forget, locked, report};
+use super::{Followers, Shared, event_stream, follow_logs, forget, locked, report, run_pods};
 use crate::backend::kubernetes::labels;
 use crate::backend::kubernetes::rules;
 
@@ -47,7 +47,13 @@ pub async fn watch_rule_jobs(
         if !rules::belongs_to_run(&job, &prefix_url) {
             continue;
         }
-        if let Some((name, rule)) = claim(&shared, &job, deleted) {
+        let Some((name, rule)) = claim(&shared, &job, deleted) else {
+            continue;
+        };
+        if pods_labelled(&job, &run_id) {
+            run_pods::claimed(&shared, &name, &logs).await;
+        } else {
+            // A driver that does not label rule pods (an older runner image): their own watch.
             label_rule_job(&api, &name, &run_id).await;
             pod_watches.spawn(watch_rule_pods(shared.clone(), name, rule, logs.clone()));
         }
@@ -92,6 +98,18 @@ pub fn claim(shared: &Shared, job: &Job, deleted: bool) -> Option<(String, Strin
     }
     locked(&shared.event_filter).watch_object(&name, &rule);
     Some((name, rule))
+}
+
+/// True when the Job's pods carry the run's label, so that the run's pod watch sees them.
+fn pods_labelled(job: &Job, run_id: &str) -> bool {
+    let labels = job
+        .spec
+        .as_ref()
+        .and_then(|spec| spec.template.metadata.as_ref())
+        .and_then(|metadata| metadata.labels.as_ref());
+    labels
+        .and_then(|l| l.get(labels::RUN))
+        .is_some_and(|run| run == run_id)
 }
 
 /// Keeps the sets of active rule Jobs and executor Secrets up to date.
@@ -158,6 +176,23 @@ mod tests {
         relist.end(&mut active);
 
         assert_eq!(active, HashSet::from(["snakejob-a".to_owned()]));
+    }
+
+    #[test]
+    fn only_a_job_whose_pods_carry_this_run_is_left_to_the_runs_pod_watch() {
+        let labelled = |run: &str| -> Job {
+            serde_json::from_value(serde_json::json!({
+                "metadata": { "name": "snakejob-a" },
+                "spec": { "template": {
+                    "metadata": { "labels": { "byok8s.io/run": run } },
+                    "spec": { "containers": [] },
+                }},
+            }))
+            .unwrap()
+        };
+        assert!(pods_labelled(&labelled("run-1"), "run-1"));
+        assert!(!pods_labelled(&labelled("run-2"), "run-1"));
+        assert!(!pods_labelled(&job("snakejob-a"), "run-1"));
     }
 
     #[test]
