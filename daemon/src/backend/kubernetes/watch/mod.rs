@@ -63,6 +63,7 @@ struct Shared {
     client: Client,
     /// Snakemake's default storage prefix of the run, which its rule Jobs carry.
     prefix_url: String,
+    /// The run's driver Job, which controls the driver's pod.
     driver_job: String,
     /// Rule Jobs of this run seen so far (with their rule), and which of them still run.
     rule_jobs: Mutex<HashMap<String, String>>,
