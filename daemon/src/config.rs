@@ -214,6 +214,16 @@ pub struct KubernetesArgs {
         default_value_t = 300
     )]
     pub watchdog_seconds: u64,
+
+    /// Fail a run once its driver or a rule pod has been unable to start (image pull
+    /// failures, a missing Secret, no node that fits) for this long.
+    #[arg(
+        long,
+        env = "BYOK8SD_STUCK_SECONDS",
+        value_name = "SECONDS",
+        default_value_t = 600
+    )]
+    pub stuck_seconds: u64,
 }
 
 impl Config {

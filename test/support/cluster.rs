@@ -146,6 +146,13 @@ impl Cluster {
             .expect("close watches");
     }
 
+    /// Every request the cluster served so far, with whose it was.
+    pub fn requests(&self) -> Vec<byok8s_test_cluster::RecordedRequest> {
+        self.runtime
+            .block_on(self.harness().requests())
+            .expect("read the request log")
+    }
+
     /// Kills a pod's container as the kernel's OOM killer would.
     pub fn oom(&self, pod: &str) {
         self.runtime
@@ -186,6 +193,53 @@ impl Cluster {
             let jobs = Api::<k8s_openapi::api::batch::v1::Job>::namespaced(client, NAMESPACE);
             jobs.create(&PostParams::default(), &job).await.map(|_| ())
         });
+    }
+
+    /// True once the Job named `name` has ended: its Complete or Failed condition is True.
+    pub fn job_ended(&self, name: &str) -> bool {
+        self.block_on(async |client| {
+            let jobs = Api::<k8s_openapi::api::batch::v1::Job>::namespaced(client, NAMESPACE);
+            let job = jobs.get_opt(name).await?;
+            let conditions = job
+                .and_then(|job| job.status)
+                .and_then(|status| status.conditions)
+                .unwrap_or_default();
+            Ok(conditions
+                .iter()
+                .any(|c| c.status == "True" && (c.type_ == "Complete" || c.type_ == "Failed")))
+        })
+    }
+
+    /// True while the Job named `name` exists and is being deleted.
+    pub fn job_deleting(&self, name: &str) -> bool {
+        self.block_on(async |client| {
+            let jobs = Api::<k8s_openapi::api::batch::v1::Job>::namespaced(client, NAMESPACE);
+            let job = jobs.get_opt(name).await?;
+            Ok(job.is_some_and(|job| job.metadata.deletion_timestamp.is_some()))
+        })
+    }
+
+    /// Sets a pod's finalizers, which hold its deletion (and a foreground deletion of its
+    /// Job) until they are removed.
+    pub fn set_pod_finalizers(&self, pod: &str, finalizers: &[&str]) {
+        let patch = serde_json::json!({ "metadata": { "finalizers": finalizers } });
+        self.block_on(async |client| {
+            let pods = Api::<k8s_openapi::api::core::v1::Pod>::namespaced(client, NAMESPACE);
+            let params = kube::api::PatchParams::default();
+            pods.patch(pod, &params, &kube::api::Patch::Merge(&patch))
+                .await
+                .map(|_| ())
+        });
+    }
+
+    /// The name of the run's driver pod, once it exists.
+    pub fn driver_pod(&self, run_id: &str) -> String {
+        let prefix = format!("byok8s-{run_id}-");
+        crate::eventually(crate::RUN_TIMEOUT, "the driver pod", || {
+            self.names::<k8s_openapi::api::core::v1::Pod>()
+                .into_iter()
+                .find(|name| name.starts_with(&prefix))
+        })
     }
 
     /// Names of objects of kind `K` in the runs' namespace.

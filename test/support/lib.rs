@@ -13,6 +13,7 @@ use serde_json::Value;
 use tempfile::TempDir;
 
 pub mod cluster;
+pub mod rbac;
 
 /// The repository's root directory.
 pub fn repo_root() -> PathBuf {

@@ -1,12 +1,25 @@
 """Tests of the byok8s driver's argument handling and bundle unpacking."""
 
+import contextlib
 import io
 import os
 import tarfile
 import tempfile
 import unittest
+from unittest import mock
 
-from byok8s_driver.__main__ import parse_arguments, split_url, unpack
+import kubernetes.client
+
+from byok8s_driver.__main__ import (
+    label_created_jobs,
+    label_job,
+    own,
+    own_created_secrets,
+    parse_arguments,
+    run_labels,
+    split_url,
+    unpack,
+)
 
 
 def archive(members):
@@ -58,6 +71,74 @@ class UnpackTest(unittest.TestCase):
         with tempfile.TemporaryDirectory() as directory:
             with self.assertRaises(tarfile.FilterError):
                 unpack(archive([("link", None, "/etc/passwd")]), directory)
+
+
+class SecretOwnershipTest(unittest.TestCase):
+    ENVIRON = {"BYOK8S_POD_NAME": "byok8s-run-1-abcde", "BYOK8S_POD_UID": "u-1", "BYOK8S_RUN": "run-1"}
+
+    def test_a_secret_gets_the_pod_as_owner_and_the_run_labels(self):
+        secret = kubernetes.client.V1Secret(
+            metadata=kubernetes.client.V1ObjectMeta(name="5f0c1a2b", labels={"keep": "me"})
+        )
+        own(secret, "byok8s-run-1-abcde", "u-1", run_labels(self.ENVIRON, "executor-secret"))
+        (reference,) = secret.metadata.owner_references
+        self.assertEqual(
+            (reference.api_version, reference.kind, reference.name, reference.uid),
+            ("v1", "Pod", "byok8s-run-1-abcde", "u-1"),
+        )
+        self.assertIsNone(reference.block_owner_deletion)
+        self.assertEqual(secret.metadata.labels["byok8s.io/run"], "run-1")
+        self.assertEqual(secret.metadata.labels["keep"], "me")
+
+    def test_secrets_created_through_the_client_are_owned(self):
+        api = kubernetes.client.CoreV1Api
+        original = api.create_namespaced_secret
+        created = []
+        try:
+            api.create_namespaced_secret = lambda self, ns, body, **kw: created.append(body)
+            own_created_secrets(self.ENVIRON)
+            secret = kubernetes.client.V1Secret(metadata=kubernetes.client.V1ObjectMeta(name="s"))
+            api.create_namespaced_secret(mock.Mock(), "byok8s-runs", secret)
+        finally:
+            api.create_namespaced_secret = original
+        self.assertEqual(created[0].metadata.owner_references[0].uid, "u-1")
+
+    def test_without_the_pod_identity_nothing_is_patched(self):
+        api = kubernetes.client.CoreV1Api
+        original = api.create_namespaced_secret
+        with contextlib.redirect_stdout(io.StringIO()):
+            own_created_secrets({})
+        self.assertIs(api.create_namespaced_secret, original)
+
+
+class JobLabelsTest(unittest.TestCase):
+    def job(self):
+        # As the executor plugin 0.5.1 builds it: labels on the Job only, none on the template.
+        return kubernetes.client.V1Job(
+            metadata=kubernetes.client.V1ObjectMeta(name="snakejob-1", labels={"app": "snakemake"}),
+            spec=kubernetes.client.V1JobSpec(
+                template=kubernetes.client.V1PodTemplateSpec(spec=kubernetes.client.V1PodSpec(
+                    containers=[kubernetes.client.V1Container(name="snakemake")]))),
+        )
+
+    def test_a_rule_job_and_its_pods_carry_the_run(self):
+        job = label_job(self.job(), run_labels({"BYOK8S_RUN": "run-1"}, "rule"))
+        for labels in (job.metadata.labels, job.spec.template.metadata.labels):
+            self.assertEqual(labels["byok8s.io/run"], "run-1")
+            self.assertEqual(labels["byok8s.io/role"], "rule")
+        self.assertEqual(job.metadata.labels["app"], "snakemake")
+
+    def test_jobs_created_through_the_client_are_labelled(self):
+        api = kubernetes.client.BatchV1Api
+        original = api.create_namespaced_job
+        created = []
+        try:
+            api.create_namespaced_job = lambda self, ns, body, **kw: created.append(body)
+            label_created_jobs({"BYOK8S_RUN": "run-1"})
+            api.create_namespaced_job(mock.Mock(), "byok8s-runs", self.job())
+        finally:
+            api.create_namespaced_job = original
+        self.assertEqual(created[0].spec.template.metadata.labels["byok8s.io/run"], "run-1")
 
 
 if __name__ == "__main__":

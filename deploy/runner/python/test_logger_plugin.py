@@ -46,14 +46,14 @@ def _record(msg, level=logging.INFO, **extra):
     return record
 
 
-def _job_info(jobid, rule, output, wildcards=None):
+def _job_info(jobid, rule, output, wildcards=None, local=True):
     return _record(
         f" Rule: {rule}, Jobid: {jobid}",
         event=LogEvent.JOB_INFO,
         jobid=jobid,
         rule_msg=None,
         rule_name=rule,
-        local=True,
+        local=local,
         input=[],
         output=output,
         log=[],
@@ -168,9 +168,15 @@ class LoggerPluginTest(unittest.TestCase):
                     "rule": "zeta_a1",
                     "outputs": ["zetaA1.txt"],
                     "wildcards": {},
+                    "local": True,
                 }
             ],
         )
+
+    def test_job_started_says_whether_the_job_runs_in_snakemakes_own_process(self):
+        self.feed(_job_started(3), _job_info(3, "remote", ["r.txt"], local=False))
+        self.feed(_job_started(4), _job_info(4, "here", ["h.txt"], local=True))
+        self.assertEqual([e["local"] for e in self.events()], [False, True])
 
     def test_job_finished_carries_the_rule_learned_from_job_info(self):
         self.feed(

@@ -86,6 +86,9 @@ pub struct RecordedRequest {
     pub path: String,
     pub query: String,
     pub code: u16,
+    /// The client's User-Agent header, which tells whose request it was.
+    #[serde(default)]
+    pub user_agent: String,
 }
 
 /// What a resource request is about, for matching faults.

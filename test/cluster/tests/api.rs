@@ -156,6 +156,29 @@ async fn injected_faults_fail_the_next_matching_requests() {
 }
 
 #[tokio::test]
+async fn the_request_log_tells_clients_apart_by_their_user_agent() {
+    let cluster = common::start().await;
+    let kubeconfig = kube::config::Kubeconfig::read_from(cluster.harness.kubeconfig()).unwrap();
+    let options = kube::config::KubeConfigOptions::default();
+    let mut config = kube::Config::from_custom_kubeconfig(kubeconfig, &options)
+        .await
+        .unwrap();
+    let agent = http::HeaderValue::from_static("byok8s-agent/1");
+    config.headers.push((http::header::USER_AGENT, agent));
+    let client = kube::Client::try_from(config).unwrap();
+    let config_maps: Api<ConfigMap> = Api::default_namespaced(client);
+
+    config_maps.list(&ListParams::default()).await.unwrap();
+
+    let requests = cluster.harness.requests().await.unwrap();
+    let listed = requests
+        .iter()
+        .find(|r| r.path == "/api/v1/namespaces/default/configmaps")
+        .expect("the list is logged");
+    assert_eq!(listed.user_agent, "byok8s-agent/1");
+}
+
+#[tokio::test]
 async fn kube_rs_retries_unavailable_answers_by_itself() {
     let cluster = common::start().await;
     let jobs: Api<Job> = Api::default_namespaced(cluster.client.clone());

@@ -26,15 +26,13 @@ async fn phase_of(pods: &Api<Pod>, name: &str, wanted: &str) -> Pod {
 }
 
 fn state(pod: &Pod) -> ContainerState {
-    pod.status
-        .as_ref()
-        .unwrap()
-        .container_statuses
-        .as_ref()
-        .unwrap()[0]
-        .state
-        .clone()
-        .unwrap()
+    reported_state(pod).unwrap()
+}
+
+/// The first container's state, once the kubelet has reported one.
+fn reported_state(pod: &Pod) -> Option<ContainerState> {
+    let statuses = pod.status.as_ref()?.container_statuses.as_ref()?;
+    statuses.first()?.state.clone()
 }
 
 #[tokio::test]
@@ -193,7 +191,8 @@ async fn a_missing_secret_keeps_the_container_waiting_until_it_exists() {
         .unwrap();
     common::eventually(10, "CreateContainerConfigError", || async {
         let pod = pods.get("patient").await.ok()?;
-        let waiting = state(&pod).waiting?;
+        // Polled from the pod's creation on, before the kubelet reports any container.
+        let waiting = reported_state(&pod)?.waiting?;
         (waiting.reason.as_deref() == Some("CreateContainerConfigError")).then_some(())
     })
     .await;

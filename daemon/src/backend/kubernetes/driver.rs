@@ -55,7 +55,7 @@ fn pod_spec(run: &RunRecord, storage: &RunStorage, settings: &ClusterSettings) -
             "command": ["python", "-m", "byok8s_driver"],
             "args": driver_args(run, storage, settings),
             "workingDir": WORKDIR,
-            "env": environment(settings),
+            "env": environment(run, settings),
             "resources": {
                 "requests": { "cpu": settings.driver_cpu, "memory": settings.driver_memory },
                 "limits": { "memory": settings.driver_memory },
@@ -104,6 +104,10 @@ pub fn driver_args(
             settings.status_check_seconds.to_string(),
         ),
         ("--logger", "byok8s".to_owned()),
+        // Snakemake 9 reads `profiles/default/` of the workflow's directory unless told
+        // `none`: a submitted bundle could set any option byok8sd does not pass (privileged
+        // rule pods, persistent volumes, storage settings).
+        ("--workflow-profile", "none".to_owned()),
     ];
     for (flag, value) in snakemake {
         args.extend([flag.to_owned(), value]);
@@ -131,8 +135,14 @@ pub fn driver_args(
 }
 
 /// S3 settings for the storage plugin and for the driver's own download, credentials by
-/// reference to the deployment's Secret.
-fn environment(settings: &ClusterSettings) -> Vec<Value> {
+/// reference to the deployment's Secret; and the pod's identity, which the driver gives the
+/// Secret Snakemake's executor creates as its owner, so that garbage collection removes that
+/// Secret with the pod however the run ends.
+fn field(name: &str, path: &str) -> Value {
+    json!({ "name": name, "valueFrom": { "fieldRef": { "fieldPath": path } } })
+}
+
+fn environment(run: &RunRecord, settings: &ClusterSettings) -> Vec<Value> {
     let s3 = &settings.s3;
     let secret = |name: &str, key: &str| {
         json!({
@@ -146,6 +156,9 @@ fn environment(settings: &ClusterSettings) -> Vec<Value> {
         secret("SNAKEMAKE_STORAGE_S3_ACCESS_KEY", "AWS_ACCESS_KEY_ID"),
         secret("SNAKEMAKE_STORAGE_S3_SECRET_KEY", "AWS_SECRET_ACCESS_KEY"),
         json!({ "name": "PYTHONUNBUFFERED", "value": "1" }),
+        field("BYOK8S_POD_NAME", "metadata.name"),
+        field("BYOK8S_POD_UID", "metadata.uid"),
+        json!({ "name": "BYOK8S_RUN", "value": run.id }),
     ];
     let values: BTreeMap<&str, &Option<String>> = BTreeMap::from([
         ("AWS_ENDPOINT_URL", &s3.endpoint_url),
@@ -224,6 +237,15 @@ pub mod tests {
                 assert_eq!(var["valueFrom"]["secretKeyRef"]["name"], "byok8s-s3");
             }
         }
+    }
+
+    #[test]
+    fn no_workflow_profile_from_the_bundle_is_read() {
+        let run = record("run-1", None);
+        let settings = settings();
+        let args = driver_args(&run, &settings.s3.run_storage("u", "run-1"), &settings);
+        let at = args.iter().position(|a| a == "--workflow-profile");
+        assert_eq!(at.map(|i| args[i + 1].as_str()), Some("none"));
     }
 
     #[test]

@@ -15,8 +15,8 @@ use crate::backend::EventSink;
 use crate::backend::output::{Lines, MAX_LINE_BYTES};
 use crate::store::LogCursor;
 
-/// How long to keep asking for a log the kubelet will not serve yet (the container is still
-/// being created), or that broke off, before giving up on it.
+/// How long to keep asking for a log the kubelet will not serve (the container is still being
+/// created, the node is unreachable) before giving up on it.
 const RETRY_FOR: Duration = Duration::from_secs(600);
 const RETRY_EVERY: Duration = Duration::from_secs(2);
 
@@ -37,13 +37,14 @@ impl LogTarget {
     }
 }
 
-/// Follows the container's log until it ends; `heard` is called for every new line. Returns
-/// what its lines said about the run.
+/// Follows the container's log until it ends; `heard` is called with every line read, and
+/// whether it is new (lines recorded before are read again, and skipped, after a restart or a
+/// broken stream). Returns what its lines said about the run.
 pub async fn follow(
     pods: Api<Pod>,
     target: LogTarget,
     sink: EventSink,
-    heard: impl Fn() + Send + Sync,
+    heard: impl Fn(&str, bool) + Send + Sync,
 ) -> Lines {
     let mut lines = Lines::pod(&target.source, &target.pod, target.plugin_events);
     let key = target.key();
@@ -54,24 +55,47 @@ pub async fn follow(
             0
         }
     };
-    let mut deadline = tokio::time::Instant::now() + RETRY_FOR;
+    let mut patience = Patience::new(RETRY_FOR);
     loop {
-        let before = read;
-        let followed = follow_once(&pods, &target, &mut read, &mut lines, &sink, &heard).await;
-        // Giving up is for a log that never comes, not for a long one that broke off.
-        if read > before {
-            deadline = tokio::time::Instant::now() + RETRY_FOR;
-        }
-        match followed {
+        match follow_once(&pods, &target, &mut read, &mut lines, &sink, &heard).await {
             Ok(()) if container_done(&pods, &target).await => return lines,
-            Ok(()) | Err(_) if tokio::time::Instant::now() > deadline => {
-                tracing::warn!(log = %key, "gave up following a log");
+            // Served, then broken off: a quiet log may be read for hours before that.
+            Ok(()) => patience.served(),
+            Err(error) if patience.exhausted(tokio::time::Instant::now()) => {
+                tracing::warn!(log = %key, error = %error, "gave up following a log");
                 return lines;
             }
-            Ok(()) => {}
             Err(error) => tracing::debug!(log = %key, error = %error, "log not available yet"),
         }
         tokio::time::sleep(RETRY_EVERY).await;
+    }
+}
+
+/// How long a log may stay unavailable before its follower gives up: the clock runs from the
+/// first failure to open it after it was last served, so a quiet log that breaks off after
+/// hours gets the whole time again.
+struct Patience {
+    limit: Duration,
+    deadline: Option<tokio::time::Instant>,
+}
+
+impl Patience {
+    fn new(limit: Duration) -> Patience {
+        Patience {
+            limit,
+            deadline: None,
+        }
+    }
+
+    /// The log was served.
+    fn served(&mut self) {
+        self.deadline = None;
+    }
+
+    /// Records a failure to open the log at `now`; true once it has been unavailable for the
+    /// whole limit.
+    fn exhausted(&mut self, now: tokio::time::Instant) -> bool {
+        now >= *self.deadline.get_or_insert(now + self.limit)
     }
 }
 
@@ -82,7 +106,7 @@ async fn follow_once(
     read: &mut u64,
     lines: &mut Lines,
     sink: &EventSink,
-    heard: &(impl Fn() + Send + Sync),
+    heard: &(impl Fn(&str, bool) + Send + Sync),
 ) -> Result<(), kube::Error> {
     let params = LogParams {
         container: Some(target.container.clone()),
@@ -108,19 +132,19 @@ async fn follow_once(
             }
         }
         seen += 1;
+        let text = String::from_utf8_lossy(&buffer);
+        let text = text.trim_end_matches(['\n', '\r']);
         if seen <= *read {
+            heard(text, false);
             continue;
         }
         *read = seen;
-        heard();
-        let text = String::from_utf8_lossy(&buffer);
+        heard(text, true);
         let cursor = LogCursor {
             log: target.key(),
             lines: seen,
         };
-        lines
-            .handle_at(text.trim_end_matches(['\n', '\r']), sink, cursor)
-            .await;
+        lines.handle_at(text, sink, cursor).await;
     }
 }
 
@@ -141,4 +165,34 @@ async fn container_done(pods: &Api<Pod>, target: &LogTarget) -> bool {
         .find(|c| c.name == target.container)
         .and_then(|c| c.state.as_ref())
         .is_some_and(|state| state.terminated.is_some())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_log_that_was_served_long_ago_gets_the_whole_limit_after_it_breaks_off() {
+        let mut patience = Patience::new(Duration::from_secs(600));
+        let start = tokio::time::Instant::now();
+        let at = |seconds| start + Duration::from_secs(seconds);
+        patience.served();
+
+        // Quiet for an hour, then the stream breaks and the log cannot be opened.
+        assert!(!patience.exhausted(at(3600)));
+        assert!(!patience.exhausted(at(4199)));
+        assert!(patience.exhausted(at(4200)));
+    }
+
+    #[test]
+    fn serving_the_log_again_restarts_the_clock() {
+        let mut patience = Patience::new(Duration::from_secs(600));
+        let start = tokio::time::Instant::now();
+        let at = |seconds| start + Duration::from_secs(seconds);
+        assert!(!patience.exhausted(at(0)));
+        patience.served();
+        assert!(!patience.exhausted(at(599)));
+        assert!(!patience.exhausted(at(1000)));
+        assert!(patience.exhausted(at(1199)));
+    }
 }

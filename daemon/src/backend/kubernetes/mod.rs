@@ -6,6 +6,7 @@ pub mod driver;
 mod events;
 mod labels;
 mod logs;
+mod outcome;
 mod pods;
 mod rules;
 pub mod settings;
@@ -24,10 +25,27 @@ use super::{Ending, EventSink, Outcome, StopRequest, StopSignal, stop_requested}
 use crate::run::RunRecord;
 use settings::{ClusterSettings, RunStorage};
 use staging::{Staging, StagingError};
-use watch::{DriverEnd, Leftovers, RunWatch};
+use watch::{DriverEnd, Leftovers, Limits, RunWatch};
 
 /// How long log followers may take to catch up once the driver has ended.
 const DRAIN: Duration = Duration::from_secs(30);
+
+/// How often a new run's driver Job is looked up before the run fails.
+const NEW_RUN_ATTEMPTS: u32 = 6;
+/// Waits between lookups of the driver Job, doubling from the first to the last: one GET
+/// every few seconds is no burden to a struggling API server.
+const LOOKUP_RETRY_FIRST: Duration = Duration::from_millis(500);
+const LOOKUP_RETRY_MAX: Duration = Duration::from_secs(10);
+
+/// What to do with a run once its driver Job has been looked up (or created).
+enum Ready {
+    /// The driver Job runs (or ran): watch it.
+    Running,
+    /// The run is over without watching: only cleanup is left.
+    Over(Outcome),
+    /// Someone asked the run to stop before its driver was watched.
+    Stopped(StopRequest),
+}
 
 /// Why the backend could not be set up.
 #[derive(Debug, thiserror::Error)]
@@ -45,6 +63,7 @@ pub struct KubernetesBackend {
     settings: ClusterSettings,
     staging: Staging,
     runs_dir: PathBuf,
+    limits: Limits,
 }
 
 impl KubernetesBackend {
@@ -54,7 +73,7 @@ impl KubernetesBackend {
         kubeconfig: Option<PathBuf>,
         runs_dir: PathBuf,
     ) -> Result<Self, SetupError> {
-        let config = match kubeconfig {
+        let mut config = match kubeconfig {
             Some(path) => {
                 let kubeconfig =
                     kube::config::Kubeconfig::read_from(path).map_err(kube::Error::from)?;
@@ -65,13 +84,22 @@ impl KubernetesBackend {
             }
             None => kube::Config::infer().await?,
         };
+        // Names byok8sd in the API server's audit log (kube-rs sends no User-Agent itself).
+        let agent = concat!("byok8sd/", env!("CARGO_PKG_VERSION"));
+        let agent = reqwest::header::HeaderValue::from_static(agent);
+        config.headers.push((reqwest::header::USER_AGENT, agent));
         let client = Client::try_from(config)?;
         let staging = Staging::new(&settings.s3)?;
+        let limits = Limits {
+            watchdog: Duration::from_secs(settings.watchdog_seconds),
+            stuck: Duration::from_secs(settings::stuck_seconds()),
+        };
         Ok(KubernetesBackend {
             client,
             settings,
             staging,
             runs_dir,
+            limits,
         })
     }
 
@@ -89,65 +117,113 @@ impl KubernetesBackend {
             .settings
             .s3
             .run_storage(&labels::label_value(&run.user), &run.id);
-        if let Err(reason) = self.ensure_driver(run, &storage, &sink).await {
-            self.remove(run, &storage, Leftovers::default()).await;
-            return Ending::Finished(Outcome::new(RunPhase::Failed, reason));
-        }
+        let ready = tokio::select! {
+            ready = self.ensure_driver(run, &storage, &sink) => ready,
+            request = stop_requested(&mut stop) => Ready::Stopped(request),
+        };
+        let outcome = match ready {
+            Ready::Running => return self.follow(run, &storage, sink, stop).await,
+            // The run goes on in the cluster (or starts again); the next start re-attaches.
+            Ready::Stopped(StopRequest::Shutdown) => return Ending::Detached,
+            Ready::Stopped(request) => request.outcome(),
+            Ready::Over(outcome) => outcome,
+        };
+        outcome::record(&sink, &outcome).await;
+        self.remove(run, &storage, Leftovers::default()).await;
+        Ending::Finished(outcome)
+    }
 
-        let watchdog = Duration::from_secs(self.settings.watchdog_seconds);
+    /// Watches the run with its driver Job to its end, or until `stop` yields a request, and
+    /// removes it unless the daemon is shutting down. The outcome is recorded before anything
+    /// is deleted: a daemon that dies while deleting would otherwise not know it.
+    async fn follow(
+        &self,
+        run: &RunRecord,
+        storage: &RunStorage,
+        sink: EventSink,
+        mut stop: StopSignal,
+    ) -> Ending {
         let mut watch = RunWatch::start(
             self.client.clone(),
             &self.settings.namespace,
             &run.id,
             &storage.prefix_url,
-            sink,
-            watchdog,
+            sink.clone(),
+            self.limits,
         );
         let end = tokio::select! {
             end = watch.driver_end() => Ok(end),
             request = stop_requested(&mut stop) => Err(request),
         };
-        match end {
+        let outcome = match end {
             // The run goes on in the cluster; the next start re-attaches to it.
-            Err(StopRequest::Shutdown) => Ending::Detached,
+            Err(StopRequest::Shutdown) => return Ending::Detached,
             // Removing the run ends its containers, and so their logs.
-            Err(request) => {
-                self.remove(run, &storage, watch.leftovers()).await;
-                watch.finish(DRAIN).await;
-                Ending::Finished(request.outcome())
+            Err(request) => request.outcome(),
+            // The driver may still run, and its log would not end before it is removed.
+            Ok(DriverEnd::Stalled(reason)) => {
+                watch.settle().await;
+                Outcome::new(RunPhase::Failed, reason)
             }
             Ok(end) => {
                 watch.settle().await;
-                let leftovers = watch.leftovers();
-                let logged = watch.finish(DRAIN).await;
-                self.remove(run, &storage, leftovers).await;
-                Ending::Finished(judge(end, logged))
+                let logged = watch.finish_logs(DRAIN).await;
+                judge(end, logged)
             }
-        }
+        };
+        outcome::record(&sink, &outcome).await;
+        self.remove(run, storage, watch.leftovers()).await;
+        watch.finish_logs(DRAIN).await;
+        Ending::Finished(outcome)
     }
 
-    /// Creates the driver Job unless it exists (a run re-attached after a restart).
+    /// Creates the driver Job unless it exists (a run re-attached after a restart), and says
+    /// whether the run is to be watched or is over.
     async fn ensure_driver(
         &self,
         run: &RunRecord,
         storage: &RunStorage,
         sink: &EventSink,
-    ) -> Result<(), String> {
+    ) -> Ready {
+        // Decided before a restart: only the cleanup was left to do.
+        if let Some(outcome) = outcome::recorded(&run.details) {
+            return Ready::Over(outcome);
+        }
         let jobs: Api<Job> = Api::namespaced(self.client.clone(), &self.settings.namespace);
         let name = driver::job_name(&run.id);
-        match existing_driver(&jobs, &name).await? {
-            true => {
+        // Its detail is recorded only after creation.
+        let created = run.details.contains_key("driver_job");
+        match existing_driver(&jobs, &name, created).await {
+            Ok(true) => {
                 tracing::info!(job = %name, "re-attaching to the driver Job");
-                return Ok(());
+                return Ready::Running;
             }
-            // Created before (its detail is recorded only after creation): starting it again
-            // would run the workflow a second time.
-            false if run.details.contains_key("driver_job") => {
-                return Err("the driver Job disappeared while byok8sd was not watching".into());
+            // Starting it again would run the workflow a second time.
+            Ok(false) if created => {
+                let reason = "the driver Job disappeared while byok8sd was not watching";
+                return Ready::Over(Outcome::new(RunPhase::Failed, reason));
             }
-            false => {}
+            Ok(false) => {}
+            Err(reason) => return Ready::Over(Outcome::new(RunPhase::Failed, reason)),
         }
+        match self.create_driver(run, storage, &jobs).await {
+            Ok(()) => {}
+            Err(reason) => return Ready::Over(Outcome::new(RunPhase::Failed, reason)),
+        }
+        sink.set_detail("namespace", &self.settings.namespace).await;
+        sink.set_detail("driver_job", &name).await;
+        sink.set_detail("storage_prefix", &storage.prefix_url).await;
+        tracing::info!(job = %name, "driver Job created");
+        Ready::Running
+    }
 
+    /// Uploads the run's files and creates its driver Job.
+    async fn create_driver(
+        &self,
+        run: &RunRecord,
+        storage: &RunStorage,
+        jobs: &Api<Job>,
+    ) -> Result<(), String> {
         let stored = crate::backend::local::run_dir(&self.runs_dir, &run.id).join("bundle.tar.gz");
         let bundle = tokio::fs::read(stored)
             .await
@@ -166,15 +242,10 @@ impl KubernetesBackend {
         let job = driver::driver_job(run, storage, &self.settings);
         match jobs.create(&PostParams::default(), &job).await {
             // Created by a daemon that died before recording it: the same run, so keep it.
-            Ok(_) => {}
-            Err(kube::Error::Api(status)) if status.code == 409 => {}
-            Err(error) => return Err(format!("could not create the driver Job: {error}")),
+            Ok(_) => Ok(()),
+            Err(kube::Error::Api(status)) if status.code == 409 => Ok(()),
+            Err(error) => Err(format!("could not create the driver Job: {error}")),
         }
-        sink.set_detail("namespace", &self.settings.namespace).await;
-        sink.set_detail("driver_job", &name).await;
-        sink.set_detail("storage_prefix", &storage.prefix_url).await;
-        tracing::info!(job = %name, "driver Job created");
-        Ok(())
     }
 
     async fn remove(&self, run: &RunRecord, storage: &RunStorage, leftovers: Leftovers) {
@@ -191,20 +262,25 @@ impl KubernetesBackend {
     }
 }
 
-/// Whether the driver Job exists, asking again for a while when the API does not answer: a
-/// wrong "no" would fail a run that is going on.
-async fn existing_driver(jobs: &Api<Job>, name: &str) -> Result<bool, String> {
+/// Whether the driver Job exists. A wrong "no" would fail a run that is going on, so the API
+/// is asked again with backoff: for a run whose Job was created (`patient`) as long as it
+/// takes, since the run goes on in the cluster meanwhile; for a new run a few times.
+async fn existing_driver(jobs: &Api<Job>, name: &str, patient: bool) -> Result<bool, String> {
+    let mut delay = LOOKUP_RETRY_FIRST;
     let mut attempts = 0;
     loop {
+        attempts += 1;
         match jobs.get_opt(name).await {
             Ok(found) => return Ok(found.is_some()),
-            Err(error) if attempts == 5 => {
+            Err(error) if !patient && attempts >= NEW_RUN_ATTEMPTS => {
                 return Err(format!("could not reach the Kubernetes API: {error}"));
             }
-            Err(error) => tracing::warn!(job = name, error = %error, "retrying"),
+            Err(error) => {
+                tracing::warn!(job = name, attempts, error = %error, "cannot read the driver Job; retrying");
+            }
         }
-        attempts += 1;
-        tokio::time::sleep(Duration::from_secs(2 << attempts)).await;
+        tokio::time::sleep(delay).await;
+        delay = (delay * 2).min(LOOKUP_RETRY_MAX);
     }
 }
 

@@ -113,6 +113,40 @@ fn container_events(container: &ContainerStatus) -> Vec<(String, String, bool)> 
     events
 }
 
+/// What keeps the pod from starting until someone acts (an image that cannot be pulled, a
+/// missing Secret, no node that fits), as `REASON (MESSAGE)`; `None` for a pod that is
+/// starting, running, done or being deleted.
+pub fn stuck_state(pod: &Pod) -> Option<String> {
+    if pod.metadata.deletion_timestamp.is_some() {
+        return None;
+    }
+    let status = pod.status.as_ref()?;
+    if matches!(status.phase.as_deref(), Some("Succeeded" | "Failed")) {
+        return None;
+    }
+    let unschedulable = status.conditions.iter().flatten().find(|c| {
+        c.type_ == "PodScheduled"
+            && c.status == "False"
+            && c.reason.as_deref() == Some("Unschedulable")
+    });
+    if let Some(condition) = unschedulable {
+        let message = condition.message.clone().unwrap_or_default();
+        return Some(format!("Unschedulable ({message})"));
+    }
+    let statuses = status.init_container_statuses.iter().flatten();
+    statuses
+        .chain(status.container_statuses.iter().flatten())
+        .find_map(|container| {
+            let waiting = container.state.as_ref()?.waiting.as_ref()?;
+            let reason = waiting.reason.as_deref().filter(|r| STUCK.contains(r))?;
+            let message = waiting.message.as_deref().unwrap_or_default();
+            Some(format!(
+                "{reason} (container {}: {message})",
+                container.name
+            ))
+        })
+}
+
 /// Why a failed pod failed, for a run's failure reason: out of memory and eviction first.
 pub fn failure_reason(pod: &Pod) -> Option<String> {
     let status = pod.status.as_ref()?;
@@ -202,6 +236,47 @@ mod tests {
                 .iter()
                 .any(|e| e.reason == "ContainerCreating")
         );
+    }
+
+    #[test]
+    fn a_missing_secret_or_no_fitting_node_is_a_stuck_state_but_creating_is_not() {
+        let waiting = |reason: &str| {
+            pod(serde_json::json!({
+                "phase": "Pending",
+                "containerStatuses": [{
+                    "name": "driver", "image": "i", "imageID": "", "ready": false,
+                    "restartCount": 0,
+                    "state": { "waiting": { "reason": reason, "message": "secret \"s3\" not found" } },
+                }],
+            }))
+        };
+        assert_eq!(
+            stuck_state(&waiting("CreateContainerConfigError")).as_deref(),
+            Some("CreateContainerConfigError (container driver: secret \"s3\" not found)")
+        );
+        assert_eq!(stuck_state(&waiting("ContainerCreating")), None);
+        let unschedulable = pod(serde_json::json!({
+            "phase": "Pending",
+            "conditions": [{ "type": "PodScheduled", "status": "False", "reason": "Unschedulable",
+                             "message": "0/3 nodes have enough memory" }],
+        }));
+        assert_eq!(
+            stuck_state(&unschedulable).as_deref(),
+            Some("Unschedulable (0/3 nodes have enough memory)")
+        );
+    }
+
+    #[test]
+    fn a_pod_being_deleted_is_not_stuck() {
+        let mut pod = pod(serde_json::json!({
+            "phase": "Pending",
+            "conditions": [{ "type": "PodScheduled", "status": "False", "reason": "Unschedulable" }],
+        }));
+        pod.metadata.deletion_timestamp =
+            Some(k8s_openapi::apimachinery::pkg::apis::meta::v1::Time(
+                k8s_openapi::jiff::Timestamp::UNIX_EPOCH,
+            ));
+        assert_eq!(stuck_state(&pod), None);
     }
 
     #[test]

@@ -24,25 +24,26 @@ fn command_line(job: &Job) -> String {
     parts.map(String::as_str).collect::<Vec<_>>().join(" ")
 }
 
-/// True when `job` is a rule Job of the run whose storage prefix is `prefix_url`: a value of
-/// its `--default-storage-prefix` is exactly that prefix. Matching only that option keeps text
-/// elsewhere in the command (wildcard values, which users control) from claiming a Job, and
+/// True when `job` is a rule Job of the run whose storage prefix is `prefix_url`: the value of
+/// the first `--default-storage-prefix` in its command is exactly that prefix. Snakemake puts
+/// its own storage options before anything users control (wildcard values in `--target-jobs`,
+/// which another run's user could fill with a forged option), so only the first counts; and
 /// whole-value matching keeps `.../run-1` from claiming the Jobs of `.../run-10`.
 pub fn belongs_to_run(job: &Job, prefix_url: &str) -> bool {
     const OPTION: &str = "--default-storage-prefix";
     let command = command_line(job);
-    let mut words = command.split_whitespace().peekable();
-    while let Some(word) = words.next() {
-        let value = match word.strip_prefix(OPTION) {
-            Some("") => words.peek().copied(),
-            Some(rest) => rest.strip_prefix('='),
-            None => None,
-        };
-        if value.is_some_and(|v| v.trim_matches(|c| c == '\'' || c == '"') == prefix_url) {
-            return true;
-        }
-    }
-    false
+    let words: Vec<&str> = command.split_whitespace().collect();
+    let value =
+        words
+            .iter()
+            .enumerate()
+            .find_map(|(at, word)| match word.strip_prefix(OPTION)? {
+                "" => Some(words.get(at + 1).copied()),
+                rest => rest.strip_prefix('=').map(Some),
+            });
+    value
+        .flatten()
+        .is_some_and(|v| v.trim_matches(|c| c == '\'' || c == '"') == prefix_url)
 }
 
 /// The rule a Job runs, from `--allowed-rules NAME` in its command.
@@ -56,7 +57,9 @@ pub fn rule_name(job: &Job) -> Option<String> {
 
 /// The Secret Snakemake's executor made for this run's rule jobs (it holds the storage
 /// settings), found through the Jobs' environment. The executor names it with a random UUID;
-/// a reference to any other Secret is not the executor's and is never returned.
+/// a reference to any other Secret is not the executor's and is never returned. The driver
+/// also makes that Secret a dependent of its pod, so garbage collection removes it when no
+/// rule Job ever named it; deleting it by name as well covers drivers that did not.
 pub fn executor_secret(job: &Job) -> Option<String> {
     let container = job
         .spec
@@ -131,6 +134,24 @@ mod tests {
         assert!(!belongs_to_run(&rule_job(forged), "s3://b/p/u/run-1"));
         let joined = "python -m snakemake --default-storage-prefix='s3://b/p/u/run-1'";
         assert!(belongs_to_run(&rule_job(joined), "s3://b/p/u/run-1"));
+    }
+
+    #[test]
+    fn a_forged_storage_prefix_after_the_real_one_claims_nothing() {
+        let forged = "python -m snakemake --default-storage-prefix s3://b/p/u/run-2 \
+            --target-jobs 'r:x= --default-storage-prefix s3://b/p/u/run-1' --allowed-rules 'r'";
+        assert!(!belongs_to_run(&rule_job(forged), "s3://b/p/u/run-1"));
+        assert!(belongs_to_run(&rule_job(forged), "s3://b/p/u/run-2"));
+        let joined = "snakemake --default-storage-prefix=s3://b/p/u/run-2 \
+            --target-jobs 'r:x= --default-storage-prefix=s3://b/p/u/run-1'";
+        assert!(!belongs_to_run(&rule_job(joined), "s3://b/p/u/run-1"));
+    }
+
+    #[test]
+    fn an_option_that_merely_starts_like_the_prefix_option_is_not_it() {
+        let command = "snakemake --default-storage-prefixes s3://b/p/u/run-2 \
+            --default-storage-prefix s3://b/p/u/run-1";
+        assert!(belongs_to_run(&rule_job(command), "s3://b/p/u/run-1"));
     }
 
     #[test]

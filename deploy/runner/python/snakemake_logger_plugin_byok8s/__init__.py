@@ -4,7 +4,7 @@ Snakemake loads this module when it is started with ``--logger byok8s`` and the
 package directory's parent is on ``PYTHONPATH``.  Each structured event becomes
 exactly one line on the process's standard output::
 
-    @@byok8s@@ {"event":"job_started","jobid":3,"rule":"zeta_a1",...}
+    @@byok8s@@ {"event":"job_started","jobid":3,"rule":"zeta_a1","local":false,...}
 
 The handler reports ``writes_to_stream = False`` on purpose: Snakemake only
 installs its own human-readable stderr handler when no plugin claims to write
@@ -293,6 +293,9 @@ class LogHandler(LogHandlerBase):
             "rule": _text(getattr(record, "rule_name", None)),
             "outputs": _strings(getattr(record, "output", None)),
             "wildcards": _string_map(getattr(record, "wildcards", None)),
+            # Whether the job runs in Snakemake's own process (a localrule) rather than
+            # through the executor: byok8sd's watchdog waits for no rule Job for it.
+            "local": getattr(record, "local", False) is True,
         }
         # Snakemake announces "Execute N jobs" before describing each job.
         if jobid in self._pending:
@@ -391,6 +394,7 @@ class LogHandler(LogHandlerBase):
                 "rule": rule,
                 "outputs": info.get("outputs", []),
                 "wildcards": info.get("wildcards", {}),
+                "local": info.get("local", False),
             }
         )
         self._open[jobid] = rule

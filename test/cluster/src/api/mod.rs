@@ -33,6 +33,12 @@ pub async fn handle(cluster: Arc<Cluster>, request: Request<Incoming>) -> Respon
     let path = request.uri().path().to_string();
     let raw_query = request.uri().query().unwrap_or("").to_string();
     let query = Query::parse(Some(&raw_query));
+    let user_agent = request
+        .headers()
+        .get(header::USER_AGENT)
+        .and_then(|value| value.to_str().ok())
+        .unwrap_or_default()
+        .to_string();
     let harness = path.starts_with("/_harness/");
     let (verb, response) = dispatch(&cluster, request, &path, &query).await;
     tracing::debug!(%method, %path, code = response.status().as_u16(), "request");
@@ -43,6 +49,7 @@ pub async fn handle(cluster: Arc<Cluster>, request: Request<Incoming>) -> Respon
             path,
             query: raw_query,
             code: response.status().as_u16(),
+            user_agent,
         });
     }
     response

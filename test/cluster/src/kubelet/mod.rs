@@ -254,6 +254,10 @@ fn start(cluster: &Arc<Cluster>, pod: &Value) {
 
 /// The directories that emulate the runner image: each `--runner-path`, or its parent when
 /// it is a `bin` directory (a venv or prefix needs its `lib` too).
+///
+/// Each is resolved through symlinks: a root that is a symlink on the host (a shared venv
+/// linked into a checkout) is a symlink in the mirrored root too, and bubblewrap cannot bind
+/// onto a symlink.
 pub fn runner_roots(cluster: &Cluster) -> Vec<PathBuf> {
     let config = &cluster.config;
     let paths = config
@@ -263,5 +267,28 @@ pub fn runner_roots(cluster: &Cluster) -> Vec<PathBuf> {
             (Some(name), Some(parent)) if name == "bin" => parent.to_path_buf(),
             _ => path.clone(),
         });
-    paths.chain(config.runner_dirs.iter().cloned()).collect()
+    paths
+        .chain(config.runner_dirs.iter().cloned())
+        .map(|path| std::fs::canonicalize(&path).unwrap_or(path))
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_runner_path_reached_through_a_symlink_is_bound_at_its_real_place() {
+        let dir = tempfile::tempdir().unwrap();
+        let venv = dir.path().join("shared-venv");
+        std::fs::create_dir_all(venv.join("bin")).unwrap();
+        let linked = dir.path().join("checkout-venv");
+        std::os::unix::fs::symlink(&venv, &linked).unwrap();
+        let mut cluster = Cluster::for_tests();
+        cluster.config.runner_paths = vec![linked.join("bin")];
+
+        let roots = runner_roots(&cluster);
+
+        assert_eq!(roots, [std::fs::canonicalize(&venv).unwrap()]);
+    }
 }

@@ -1,4 +1,4 @@
-//! Watching the driver: its Job (whose end ends the run) and its pod.
+//! Watching the driver: its Job, whose end ends the run, and what its pod says.
 
 use std::sync::Arc;
 
@@ -9,10 +9,8 @@ use kube::Api;
 use kube::runtime::watcher::{self, Event};
 use tokio::sync::watch;
 
-use super::{DriverEnd, Followers, Shared, event_stream, follow_logs, locked, report};
-use crate::backend::kubernetes::labels;
+use super::{DriverEnd, Shared, event_stream, locked, report};
 use crate::backend::kubernetes::pods;
-use kube::api::ListParams;
 
 pub async fn watch_driver_job(
     shared: Arc<Shared>,
@@ -62,37 +60,10 @@ pub fn job_running(job: &Job) -> bool {
     job_end(job).is_none() && job.metadata.deletion_timestamp.is_none()
 }
 
-pub async fn watch_driver_pods(shared: Arc<Shared>, run_id: String, logs: Followers) {
-    let api: Api<Pod> = Api::namespaced(shared.client.clone(), &shared.namespace);
-    let config = watcher::Config::default().labels(&labels::run_selector(&run_id));
-    let mut stream = std::pin::pin!(event_stream(api.clone(), config));
-    while let Some(event) = stream.next().await {
-        let (Event::Apply(pod) | Event::InitApply(pod)) = event else {
-            continue;
-        };
-        take_in(&shared, &pod).await;
-        follow_logs(&shared, &api, &pod, "driver", true, &logs).await;
-    }
-}
-
 /// Reports a driver pod's changes and remembers why it failed, if it did.
-async fn take_in(shared: &Shared, pod: &Pod) {
+pub async fn take_in(shared: &Shared, pod: &Pod) {
     report(shared, pod, "driver").await;
     if let Some(reason) = pods::failure_reason(pod) {
         *locked(&shared.driver_failure) = Some(reason);
-    }
-}
-
-/// Takes in the current state of every driver pod of the run.
-pub async fn look_at_driver_pods(shared: &Shared) {
-    let api: Api<Pod> = Api::namespaced(shared.client.clone(), &shared.namespace);
-    let params = ListParams::default().labels(&labels::run_selector(shared.sink.run_id()));
-    match api.list(&params).await {
-        Ok(list) => {
-            for pod in &list.items {
-                take_in(shared, pod).await;
-            }
-        }
-        Err(error) => tracing::debug!(error = %error, "could not read the driver's pods"),
     }
 }

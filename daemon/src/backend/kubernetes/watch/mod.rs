@@ -5,18 +5,20 @@
 
 mod driver;
 mod events;
+mod jobs;
+mod last_look;
 mod rules;
+mod run_pods;
+mod stream;
+mod stuck;
 mod watchdog;
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use byok8s_proto::v1::run_event::Kind;
-use futures::{Stream, StreamExt};
 use k8s_openapi::api::core::v1::Pod;
-use kube::runtime::WatchStreamExt;
-use kube::runtime::watcher::{self, Event};
 use kube::{Api, Client};
 use tokio::sync::watch;
 use tokio::task::JoinSet;
@@ -26,6 +28,9 @@ use super::logs::{self, LogTarget};
 use super::pods::PodMemory;
 use crate::backend::EventSink;
 use crate::backend::output::Lines;
+use jobs::SnakemakeJobs;
+use stream::event_stream;
+use stuck::StuckPods;
 
 /// Log followers of the run, whose results (what the logs said) are collected at the end.
 type Followers = Arc<tokio::sync::Mutex<JoinSet<Lines>>>;
@@ -37,8 +42,18 @@ pub enum DriverEnd {
     Failed(String),
     /// Someone deleted the driver Job while it ran.
     Deleted,
-    /// The watchdog gave up on a driver that waited for rule Jobs that had all ended.
+    /// byok8sd gave up on a run that could not go on (a pod that cannot start, a driver that
+    /// waits for rule Jobs that have all ended); the driver may still run.
     Stalled(String),
+}
+
+/// How long a run may fail to make progress before byok8sd gives up on it.
+#[derive(Clone, Copy, Debug)]
+pub struct Limits {
+    /// The driver's silence while Snakemake waits for rule Jobs that have ended.
+    pub watchdog: Duration,
+    /// A pod unable to start.
+    pub stuck: Duration,
 }
 
 /// What the watch tasks share.
@@ -46,13 +61,24 @@ struct Shared {
     sink: EventSink,
     namespace: String,
     client: Client,
-    /// Rule Jobs of this run seen so far, and which of them still run.
-    rule_jobs: Mutex<HashSet<String>>,
+    /// Snakemake's default storage prefix of the run, which its rule Jobs carry.
+    prefix_url: String,
+    /// The run's driver Job, which controls the driver's pod.
+    driver_job: String,
+    /// Rule Jobs of this run seen so far (with their rule), and which of them still run.
+    rule_jobs: Mutex<HashMap<String, String>>,
     active_rule_jobs: Mutex<HashSet<String>>,
+    /// Pods labelled with the run whose Job is not (yet) one of its rule Jobs, by Job name.
+    unclaimed_pods: Mutex<HashMap<String, Pod>>,
     executor_secrets: Mutex<HashSet<String>>,
     followed: Mutex<HashSet<String>>,
+    /// Whether the rule Jobs have been listed since the watch started: until then, none
+    /// being active says nothing.
+    rule_jobs_listed: Mutex<bool>,
     /// When the driver last wrote a line.
     heard: Mutex<Instant>,
+    /// The jobs Snakemake counts as running, from the driver's log.
+    snakemake_jobs: Mutex<SnakemakeJobs>,
     /// The logger plugin's last error, from the driver's log.
     driver_error: Mutex<Option<String>>,
     driver_failure: Mutex<Option<String>>,
@@ -60,6 +86,7 @@ struct Shared {
     event_filter: Mutex<EventFilter>,
     /// What was last reported of each pod, shared so that a final look adds only news.
     pod_memory: Mutex<PodMemory>,
+    stuck_pods: Mutex<StuckPods>,
 }
 
 /// A running watch over one run; dropping it stops every task.
@@ -84,21 +111,27 @@ impl RunWatch {
         run_id: &str,
         prefix_url: &str,
         sink: EventSink,
-        watchdog: Duration,
+        limits: Limits,
     ) -> RunWatch {
         let shared = Arc::new(Shared {
             sink,
             namespace: namespace.to_owned(),
             client,
+            prefix_url: prefix_url.to_owned(),
+            driver_job: super::driver::job_name(run_id),
             rule_jobs: Mutex::default(),
             active_rule_jobs: Mutex::default(),
+            unclaimed_pods: Mutex::default(),
             executor_secrets: Mutex::default(),
             followed: Mutex::default(),
+            rule_jobs_listed: Mutex::new(false),
             heard: Mutex::new(Instant::now()),
+            snakemake_jobs: Mutex::default(),
             driver_error: Mutex::default(),
             driver_failure: Mutex::default(),
             event_filter: Mutex::default(),
             pod_memory: Mutex::default(),
+            stuck_pods: Mutex::default(),
         });
         let (ended_tx, ended) = watch::channel(None);
         let logs = Arc::new(tokio::sync::Mutex::new(JoinSet::new()));
@@ -111,11 +144,7 @@ impl RunWatch {
             driver_job,
             ended_tx.clone(),
         ));
-        tasks.spawn(driver::watch_driver_pods(
-            shared.clone(),
-            run_id.clone(),
-            logs.clone(),
-        ));
+        tasks.spawn(run_pods::watch_run_pods(shared.clone(), logs.clone()));
         tasks.spawn(rules::watch_rule_jobs(
             shared.clone(),
             run_id,
@@ -123,7 +152,16 @@ impl RunWatch {
             logs.clone(),
         ));
         tasks.spawn(events::watch_events(shared.clone()));
-        tasks.spawn(watchdog::watchdog_task(shared.clone(), watchdog, ended_tx));
+        tasks.spawn(stuck::stuck_task(
+            shared.clone(),
+            limits.stuck,
+            ended_tx.clone(),
+        ));
+        tasks.spawn(watchdog::watchdog_task(
+            shared.clone(),
+            limits.watchdog,
+            ended_tx,
+        ));
         RunWatch {
             shared,
             tasks,
@@ -140,15 +178,17 @@ impl RunWatch {
         }
     }
 
-    /// Reads the driver's pods once more: the driver Job's end can be seen before the pod
-    /// change that explains it (an OOM kill, an eviction).
+    /// Reads every pod of the run once more and follows the logs not followed yet. The
+    /// driver Job's end can be seen before the pod change that explains it (an OOM kill, an
+    /// eviction), and before the watches have listed anything at all when the run ended while
+    /// byok8sd was down.
     pub async fn settle(&self) {
-        driver::look_at_driver_pods(&self.shared).await;
+        last_look::look_at_everything(&self.shared, &self.logs).await;
     }
 
     /// Stops watching, lets log followers read what is left (up to `drain`), and returns the
-    /// failure reason the logs gave, if any.
-    pub async fn finish(mut self, drain: Duration) -> Option<String> {
+    /// failure reason the logs gave, if any. Calling it again waits for nothing more.
+    pub async fn finish_logs(&mut self, drain: Duration) -> Option<String> {
         self.tasks.abort_all();
         let logs = self.logs.clone();
         let shared = self.shared.clone();
@@ -172,40 +212,31 @@ impl RunWatch {
 
     /// What the run created that cleanup must remove.
     pub fn leftovers(&self) -> Leftovers {
-        let list = |set: &Mutex<HashSet<String>>| locked(set).iter().cloned().collect();
         Leftovers {
-            rule_jobs: list(&self.shared.rule_jobs),
-            executor_secrets: list(&self.shared.executor_secrets),
+            rule_jobs: locked(&self.shared.rule_jobs).keys().cloned().collect(),
+            executor_secrets: locked(&self.shared.executor_secrets)
+                .iter()
+                .cloned()
+                .collect(),
         }
     }
-}
-
-/// Events of a watch, restarted with backoff on errors (kube-runtime re-lists on 410 Gone).
-fn event_stream<K>(api: Api<K>, config: watcher::Config) -> impl Stream<Item = Event<K>> + Send
-where
-    K: kube::Resource + Clone + std::fmt::Debug + serde::de::DeserializeOwned + Send + 'static,
-{
-    watcher::watcher(api, config)
-        .default_backoff()
-        .filter_map(|event| async move {
-            match event {
-                Ok(event) => Some(event),
-                Err(error) => {
-                    tracing::debug!(error = %error, "watch interrupted; resuming");
-                    None
-                }
-            }
-        })
 }
 
 /// Reports what changed in a pod of the run, whose Events are the run's from now on.
 async fn report(shared: &Shared, pod: &Pod, source: &str) {
     let name = pod.metadata.name.as_deref().unwrap_or_default();
     locked(&shared.event_filter).watch_object(name, source);
+    locked(&shared.stuck_pods).observe(pod, source, tokio::time::Instant::now());
     let changes = locked(&shared.pod_memory).changes(pod, source);
     for change in changes {
         shared.sink.emit(Kind::Cluster(change)).await;
     }
+}
+
+/// Forgets a pod that is gone: it can no longer hold the run up.
+fn forget(shared: &Shared, pod: &Pod) {
+    let name = pod.metadata.name.as_deref().unwrap_or_default();
+    locked(&shared.stuck_pods).forget(name);
 }
 
 /// Starts following each container of `pod` once it has started.
@@ -238,12 +269,20 @@ async fn follow_logs(
             source: source.to_owned(),
             plugin_events,
         };
-        let heartbeat = plugin_events.then(|| shared.clone());
-        let follow = logs::follow(api.clone(), target, shared.sink.clone(), move || {
-            if let Some(shared) = &heartbeat {
-                *locked(&shared.heard) = Instant::now();
-            }
-        });
+        let driver = plugin_events.then(|| shared.clone());
+        let follow = logs::follow(
+            api.clone(),
+            target,
+            shared.sink.clone(),
+            move |line, new| {
+                if let Some(shared) = &driver {
+                    locked(&shared.snakemake_jobs).read(line);
+                    if new {
+                        *locked(&shared.heard) = Instant::now();
+                    }
+                }
+            },
+        );
         logs.lock().await.spawn(follow);
     }
 }

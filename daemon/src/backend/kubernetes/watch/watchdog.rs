@@ -1,4 +1,4 @@
-//! The watchdog of a run whose driver waits for rule Jobs that have all ended.
+//! The watchdog of a run whose driver waits for a rule Job that has already ended.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -7,9 +7,13 @@ use tokio::sync::watch;
 
 use super::{DriverEnd, Shared, locked};
 
-/// Fails a run whose rule Jobs have all ended while the driver has said nothing for `limit`:
-/// Snakemake's executor stops tracking a job after one failed status call and then waits
-/// forever.
+/// Fails a run whose driver has said nothing for `limit` while Snakemake counts a job as
+/// running that runs as a rule Job, and no rule Job of the run is active: Snakemake's executor
+/// stops tracking a job after one failed status call and then waits for it forever.
+///
+/// Local jobs (localrules, which run in the driver) and work between jobs (a DAG update) are
+/// never taken for that, however long they stay quiet. With several rule Jobs at once, a lost
+/// one is noticed only once the others have ended.
 pub async fn watchdog_task(
     shared: Arc<Shared>,
     limit: Duration,
@@ -22,17 +26,23 @@ pub async fn watchdog_task(
     );
     loop {
         tick.tick().await;
-        let idle = locked(&shared.heard).elapsed();
-        let seen = !locked(&shared.rule_jobs).is_empty();
-        let active = !locked(&shared.active_rule_jobs).is_empty();
-        if seen && !active && idle >= limit {
+        if stalled(&shared, limit) {
             let reason = format!(
-                "every rule Job had ended but Snakemake reported nothing for {}s; it has likely \
-                 lost track of a job (a failed status check), so the run was stopped",
+                "Snakemake counted a job as running whose rule Job had ended, and reported \
+                 nothing for {}s; it has likely lost track of it (a failed status check), so the \
+                 run was stopped",
                 limit.as_secs()
             );
             ended.send_replace(Some(DriverEnd::Stalled(reason)));
             return;
         }
     }
+}
+
+fn stalled(shared: &Shared, limit: Duration) -> bool {
+    let listed = *locked(&shared.rule_jobs_listed);
+    let active = !locked(&shared.active_rule_jobs).is_empty();
+    let waiting = locked(&shared.snakemake_jobs).waits_for_rule_jobs();
+    let idle = locked(&shared.heard).elapsed();
+    listed && !active && waiting && idle >= limit
 }
