@@ -239,5 +239,6 @@ fn cluster_settings(args: &KubernetesArgs) -> Result<ClusterSettings, StartError
         status_check_seconds: args.status_check_seconds,
         max_rule_jobs: args.max_rule_jobs,
         watchdog_seconds: args.watchdog_seconds,
+        stuck_seconds: args.stuck_seconds,
     })
 }

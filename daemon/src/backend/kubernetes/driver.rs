@@ -198,6 +198,7 @@ pub mod tests {
             status_check_seconds: 10,
             max_rule_jobs: 8,
             watchdog_seconds: 300,
+            stuck_seconds: 600,
         }
     }
 

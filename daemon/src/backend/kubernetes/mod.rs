@@ -16,6 +16,7 @@ mod watch;
 use std::path::PathBuf;
 use std::time::Duration;
 
+use backon::{ExponentialBuilder, Retryable};
 use byok8s_proto::v1::RunPhase;
 use k8s_openapi::api::batch::v1::Job;
 use kube::api::PostParams;
@@ -31,7 +32,7 @@ use watch::{DriverEnd, Leftovers, Limits, RunWatch};
 const DRAIN: Duration = Duration::from_secs(30);
 
 /// How often a new run's driver Job is looked up before the run fails.
-const NEW_RUN_ATTEMPTS: u32 = 6;
+const NEW_RUN_ATTEMPTS: usize = 6;
 /// Waits between lookups of the driver Job, doubling from the first to the last: one GET
 /// every few seconds is no burden to a struggling API server.
 const LOOKUP_RETRY_FIRST: Duration = Duration::from_millis(500);
@@ -92,7 +93,7 @@ impl KubernetesBackend {
         let staging = Staging::new(&settings.s3)?;
         let limits = Limits {
             watchdog: Duration::from_secs(settings.watchdog_seconds),
-            stuck: Duration::from_secs(settings::stuck_seconds()),
+            stuck: Duration::from_secs(settings.stuck_seconds),
         };
         Ok(KubernetesBackend {
             client,
@@ -266,22 +267,24 @@ impl KubernetesBackend {
 /// is asked again with backoff: for a run whose Job was created (`patient`) as long as it
 /// takes, since the run goes on in the cluster meanwhile; for a new run a few times.
 async fn existing_driver(jobs: &Api<Job>, name: &str, patient: bool) -> Result<bool, String> {
-    let mut delay = LOOKUP_RETRY_FIRST;
-    let mut attempts = 0;
-    loop {
-        attempts += 1;
-        match jobs.get_opt(name).await {
-            Ok(found) => return Ok(found.is_some()),
-            Err(error) if !patient && attempts >= NEW_RUN_ATTEMPTS => {
-                return Err(format!("could not reach the Kubernetes API: {error}"));
-            }
-            Err(error) => {
-                tracing::warn!(job = name, attempts, error = %error, "cannot read the driver Job; retrying");
-            }
-        }
-        tokio::time::sleep(delay).await;
-        delay = (delay * 2).min(LOOKUP_RETRY_MAX);
-    }
+    let retries = ExponentialBuilder::default()
+        .with_min_delay(LOOKUP_RETRY_FIRST)
+        .with_max_delay(LOOKUP_RETRY_MAX);
+    let retries = if patient {
+        retries.without_max_times()
+    } else {
+        retries.with_max_times(NEW_RUN_ATTEMPTS - 1)
+    };
+    let lookup = || jobs.get_opt(name);
+    lookup
+        .retry(retries)
+        .sleep(tokio::time::sleep)
+        .notify(|error, delay| {
+            tracing::warn!(job = name, error = %error, ?delay, "cannot read the driver Job; retrying");
+        })
+        .await
+        .map(|found| found.is_some())
+        .map_err(|error| format!("could not reach the Kubernetes API: {error}"))
 }
 
 /// The run's outcome from how its driver ended and what its log said went wrong.

@@ -21,18 +21,10 @@ pub struct ClusterSettings {
     /// A run whose rule Jobs have all ended while its driver reports nothing for this long is
     /// failed: Snakemake's executor can lose track of a job and then wait forever.
     pub watchdog_seconds: u64,
+    /// A run whose driver or rule pod stays unable to start (an image that cannot be pulled, a
+    /// missing Secret, no node that fits) for this long is failed.
+    pub stuck_seconds: u64,
 }
-
-/// `--stuck-seconds` (or `BYOK8SD_STUCK_SECONDS`), read from the daemon's own command line:
-/// the daemon's start-up code does not put it in [`ClusterSettings`] yet. Parsing the same
-/// arguments again gives the value the daemon's configuration holds, or the default where
-/// there is none (unit tests).
-pub fn stuck_seconds() -> u64 {
-    use clap::Parser;
-    crate::config::Config::try_parse().map_or(DEFAULT_STUCK_SECONDS, |c| c.kubernetes.stuck_seconds)
-}
-
-const DEFAULT_STUCK_SECONDS: u64 = 600;
 
 /// Where runs keep their files.
 #[derive(Clone, Debug)]
@@ -99,16 +91,6 @@ mod tests {
         assert_eq!(
             storage.bundle_key,
             "byok8s/alice/run-1/.byok8s/bundle.tar.gz"
-        );
-    }
-
-    #[test]
-    fn without_a_daemon_command_line_runs_may_be_stuck_for_ten_minutes() {
-        assert_eq!(stuck_seconds(), DEFAULT_STUCK_SECONDS);
-        let config = <crate::config::Config as clap::Parser>::try_parse_from(["byok8sd"]);
-        assert_eq!(
-            config.unwrap().kubernetes.stuck_seconds,
-            DEFAULT_STUCK_SECONDS
         );
     }
 
