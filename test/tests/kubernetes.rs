@@ -193,6 +193,16 @@ fn stack(scratch: &Scratch, extra: &[&str]) -> (S3, Cluster, byok8s_tests::Daemo
 
 /// Nothing of any run is left, and every request byok8sd and the executor made was one their
 /// Roles in `deploy/` allow.
+/// Each rule of workflow-zeta printed its one line for `name`, and the client saw it once.
+fn assert_every_zeta_rule_line_once(events: &Events, name: &str) {
+    let lines = events.log_lines();
+    for step in ["A1", "A2", "A3", "B1", "B2"] {
+        let rule_line = format!("building zeta{step} for {name}");
+        let count = lines.iter().filter(|line| **line == rule_line).count();
+        assert_eq!(count, 1, "{rule_line:?} appears exactly once");
+    }
+}
+
 fn assert_nothing_left(cluster: &Cluster) {
     let denied = byok8s_tests::rbac::denied(&cluster.requests(), NAMESPACE);
     assert!(
@@ -228,14 +238,7 @@ fn killing_byok8sd_mid_run_loses_and_repeats_no_line() {
     assert_eq!(events.phases(), ["queued", "running", "succeeded"]);
     let expected: Vec<u64> = (1..=events.seqs().len() as u64).collect();
     assert_eq!(events.seqs(), expected, "the follower saw every event once");
-    for rule_line in ["A1", "A2", "A3", "B1", "B2"].map(|s| format!("building zeta{s} for blue")) {
-        let count = events
-            .log_lines()
-            .iter()
-            .filter(|line| **line == rule_line)
-            .count();
-        assert_eq!(count, 1, "{rule_line:?} appears exactly once");
-    }
+    assert_every_zeta_rule_line_once(&events, "blue");
     let run = status(&daemon, &example, &run_id);
     let (file, content) = expected_output("workflow-zeta", "blue");
     assert_eq!(s3.object(&cluster::output_key(&run, file)), Some(content));
@@ -273,14 +276,7 @@ fn a_run_that_finished_while_byok8sd_was_down_keeps_every_rule_line() {
         "the run is judged after the restart: {outcome:?}"
     );
     let events = Events::of(&outcome);
-    for rule_line in ["A1", "A2", "A3", "B1", "B2"].map(|s| format!("building zeta{s} for blue")) {
-        let count = events
-            .log_lines()
-            .iter()
-            .filter(|line| **line == rule_line)
-            .count();
-        assert_eq!(count, 1, "{rule_line:?} appears exactly once");
-    }
+    assert_every_zeta_rule_line_once(&events, "blue");
     assert_nothing_left(&cluster);
 }
 
