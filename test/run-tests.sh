@@ -20,7 +20,8 @@ export BYOK8S_TEST_SNAKEMAKE="$root/.venv/bin/snakemake"
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT
 status=0
-cargo test --workspace --all-targets --quiet 2>&1 | tee "$log" || status=$?
+# --no-fail-fast: one run reports every failing test, not only those of the first binary.
+cargo test --workspace --all-targets --quiet --no-fail-fast 2>&1 | tee "$log" || status=$?
 
 # One closing line over every test binary, since cargo prints a result line per binary.
 awk '/^test result:/ { passed += $4; failed += $6; ignored += $8 }

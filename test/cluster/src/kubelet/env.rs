@@ -56,12 +56,15 @@ pub fn resolve(
     Ok(env)
 }
 
+/// PATH in pods: the runner paths first, at their real place, since that is where they are
+/// bound (a path through `..` or a symlink may not exist in the pod, whose `/tmp` is its own).
 fn runner_path(cluster: &Cluster) -> String {
     let host = std::env::var("PATH").unwrap_or_else(|_| "/usr/local/bin:/usr/bin:/bin".into());
     let mut parts: Vec<String> = cluster
         .config
         .runner_paths
         .iter()
+        .map(|p| std::fs::canonicalize(p).unwrap_or_else(|_| p.clone()))
         .map(|p| p.to_string_lossy().into_owned())
         .collect();
     parts.push(host);
@@ -250,6 +253,24 @@ mod tests {
     fn double_dollars_collapse_like_on_a_real_cluster() {
         assert_eq!(expand("$$(A)", &vars()), "$(A)");
         assert_eq!(expand("echo $$", &vars()), "echo $");
+    }
+
+    #[test]
+    fn runner_paths_go_on_path_where_they_are_bound() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(dir.path().join("venv/bin")).unwrap();
+        std::fs::create_dir_all(dir.path().join("checkout/test")).unwrap();
+        let mut cluster = Cluster::for_tests();
+        cluster.config.runner_paths = vec![dir.path().join("checkout/test/../../venv/bin")];
+
+        let path = runner_path(&cluster);
+
+        let real = std::fs::canonicalize(dir.path().join("venv/bin")).unwrap();
+        assert!(path.starts_with(&format!("{}:", real.display())), "{path}");
+        assert_eq!(
+            crate::kubelet::runner_roots(&cluster),
+            [real.parent().unwrap()]
+        );
     }
 
     #[test]
