@@ -46,8 +46,10 @@ class ArgumentsTest(unittest.TestCase):
         self.assertEqual(command, ["snakemake", "--", "-x"])
 
     def test_a_missing_command_is_an_error(self):
-        with self.assertRaises(SystemExit):
+        usage = io.StringIO()
+        with self.assertRaises(SystemExit), contextlib.redirect_stderr(usage):
             parse_arguments(["--bundle", "s3://b/k", "--config", "s3://b/c", "--"])
+        self.assertIn("no command given after --", usage.getvalue())
 
     def test_urls_split_into_bucket_and_key(self):
         self.assertEqual(split_url("s3://bucket/a/b.tar.gz"), ("bucket", "a/b.tar.gz"))
