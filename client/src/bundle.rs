@@ -12,16 +12,19 @@ use flate2::Compression;
 use flate2::write::GzEncoder;
 
 pub use error::BundleError;
-use error::human_size;
+pub(crate) use error::human_size;
 use listing::{FileEntry, list};
 
 /// The name of the ignore file, read like `.gitignore`, for what only byok8s should skip.
 pub const IGNORE_FILE: &str = ".byok8signore";
 
+/// The longest path inside the bundle byok8sd accepts, in bytes.
+const MAX_PATH_BYTES: usize = 1024;
+
 /// How much a bundle may hold, so a stray data directory is caught before it is uploaded.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct BundleLimits {
-    /// The most bytes of file content, before compression.
+    /// The most bytes of file content before compression, and of the archive after it.
     pub max_bytes: u64,
     /// The most entries: files plus the directories that hold them, counted as byok8sd
     /// counts them.
@@ -86,6 +89,14 @@ pub fn build_bundle(snakefile: &Path, limits: &BundleLimits) -> Result<Bundle, B
     }
     let total_bytes = check_limits(&root, &listing.files, limits)?;
     let tar_gz = pack(&root, &listing.files)?;
+    // Content that does not compress comes out slightly larger than it went in.
+    if tar_gz.len() as u64 > limits.max_bytes {
+        return Err(BundleError::CompressedTooLarge {
+            dir: root,
+            found: tar_gz.len() as u64,
+            cap: limits.max_bytes,
+        });
+    }
     Ok(Bundle {
         tar_gz,
         snakefile: inside.to_string_lossy().into_owned(),
@@ -108,6 +119,15 @@ fn check_limits(
             dir,
             found: entries,
             cap: limits.max_entries,
+        });
+    }
+    if let Some(file) = files
+        .iter()
+        .find(|file| file.relative.as_os_str().len() > MAX_PATH_BYTES)
+    {
+        return Err(BundleError::PathTooLong {
+            path: file.relative.clone(),
+            cap: MAX_PATH_BYTES,
         });
     }
     let found: u64 = files.iter().map(|file| file.size).sum();

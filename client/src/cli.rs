@@ -119,7 +119,7 @@ pub struct SubmitArgs {
     pub labels: Vec<Label>,
     /// Makes retried submissions return the first run instead of starting another; a fresh
     /// key is made for each invocation when none is given.
-    #[arg(long, value_name = "KEY")]
+    #[arg(long, value_name = "KEY", value_parser = idempotency_key)]
     pub idempotency_key: Option<String>,
     /// Kubernetes namespace to run in (kubernetes backend only); the daemon's default when
     /// left off.
@@ -137,8 +137,8 @@ pub struct RunArgs {
 /// Arguments of `list`.
 #[derive(Debug, Args)]
 pub struct ListArgs {
-    /// At most this many runs; the server's default when left off.
-    #[arg(long, value_name = "N")]
+    /// At most this many runs, up to 1000; the server's default (100) when left off or 0.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(..=MAX_LIST_LIMIT))]
     pub limit: Option<u32>,
     /// Only runs in this phase; repeatable.
     #[arg(long = "phase", value_enum, value_name = "PHASE")]
@@ -167,6 +167,9 @@ pub struct LogsArgs {
     /// Keep printing new lines until the run finishes.
     #[arg(short, long)]
     pub follow: bool,
+    /// Only lines of events after this sequence number, to continue an earlier `logs -f`.
+    #[arg(long, value_name = "N", default_value_t = 0)]
+    pub after_seq: u64,
 }
 
 /// Arguments of `cancel`.
@@ -177,6 +180,26 @@ pub struct CancelArgs {
     /// Why, recorded in the run's reason.
     #[arg(long, value_name = "TEXT", default_value = "")]
     pub reason: String,
+}
+
+/// The most runs byok8sd returns from one listing.
+const MAX_LIST_LIMIT: i64 = 1000;
+
+/// The longest idempotency key byok8sd accepts.
+const MAX_IDEMPOTENCY_KEY_CHARS: usize = 256;
+
+/// Refuses a key byok8sd would refuse, and an empty one, which would silently stand for "no
+/// key" (as an unset shell variable would give) and so lose the protection it was given for.
+fn idempotency_key(text: &str) -> Result<String, String> {
+    if text.is_empty()
+        || text.len() > MAX_IDEMPOTENCY_KEY_CHARS
+        || !text.chars().all(|c| c.is_ascii_graphic())
+    {
+        return Err(format!(
+            "must be 1 to {MAX_IDEMPOTENCY_KEY_CHARS} visible ASCII characters"
+        ));
+    }
+    Ok(text.to_owned())
 }
 
 /// A run phase to filter on.

@@ -11,6 +11,9 @@ use serde_json::{Map, Value};
 
 pub use error::InputError;
 
+/// The largest workflow or params file byok8sd accepts, in bytes.
+pub const MAX_DOCUMENT_BYTES: u64 = 1024 * 1024;
+
 /// Which of the two JSON documents of a submission a file plays.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum DocumentRole {
@@ -80,13 +83,35 @@ pub fn resolve_inputs(
 /// Checks that the Snakefile at `path` (relative to `base`) is a regular file.
 pub fn resolve_snakefile(base: &Path, path: &Path) -> Result<PathBuf, InputError> {
     let full = base.join(path);
-    if full.is_file() {
-        Ok(full)
-    } else {
-        Err(InputError::SnakefileNotFound {
+    match file_kind(&full) {
+        Some(FileKind::Regular) => Ok(full),
+        Some(FileKind::Other(kind)) => Err(InputError::SnakefileNotAFile {
             path: path.to_path_buf(),
-        })
+            kind,
+        }),
+        None => Err(InputError::SnakefileNotFound {
+            path: path.to_path_buf(),
+        }),
     }
+}
+
+/// What a path names, as far as choosing an input file goes.
+enum FileKind {
+    Regular,
+    /// Something else, said the way a person would: "a directory".
+    Other(&'static str),
+}
+
+/// The kind of what `path` names, following symlinks; `None` when nothing is there.
+fn file_kind(path: &Path) -> Option<FileKind> {
+    let file_type = fs::metadata(path).ok()?.file_type();
+    Some(if file_type.is_file() {
+        FileKind::Regular
+    } else if file_type.is_dir() {
+        FileKind::Other("a directory")
+    } else {
+        FileKind::Other("not a regular file")
+    })
 }
 
 fn read_document(
@@ -96,6 +121,10 @@ fn read_document(
 ) -> Result<(Document, Map<String, Value>), InputError> {
     let path = locate(base, given, role)?;
     let full = base.join(&path);
+    let size = fs::metadata(&full).map_or(0, |metadata| metadata.len());
+    if size > MAX_DOCUMENT_BYTES {
+        return Err(InputError::TooLarge { role, path });
+    }
     let json = fs::read_to_string(&full).map_err(|source| InputError::Unreadable {
         role,
         path: path.clone(),
@@ -116,17 +145,25 @@ fn read_document(
     Ok((Document { name, path, json }, object))
 }
 
-/// The name as given when it is a file, else the name with `.json` appended.
+/// The name as given when it is a file, else the name with `.json` appended. When neither is
+/// a regular file but one of them exists (a directory, a pipe), the error says what it is.
 fn locate(base: &Path, given: &str, role: DocumentRole) -> Result<PathBuf, InputError> {
     let mut tried = vec![PathBuf::from(given)];
     if !given.ends_with(".json") {
         tried.push(PathBuf::from(format!("{given}.json")));
     }
-    match tried
-        .iter()
-        .find(|candidate| base.join(candidate).is_file())
-    {
-        Some(found) => Ok(found.clone()),
+    let mut not_a_file = None;
+    for candidate in &tried {
+        match file_kind(&base.join(candidate)) {
+            Some(FileKind::Regular) => return Ok(candidate.clone()),
+            Some(FileKind::Other(kind)) => {
+                not_a_file.get_or_insert((candidate.clone(), kind));
+            }
+            None => {}
+        }
+    }
+    match not_a_file {
+        Some((path, kind)) => Err(InputError::NotAFile { role, path, kind }),
         None => Err(InputError::NotFound { role, tried }),
     }
 }

@@ -36,6 +36,30 @@ pub enum BundleError {
         /// The cap.
         cap: u64,
     },
+    /// The compressed archive is larger than a bundle may be.
+    #[error(
+        "the workflow directory {} packs into {}, more than the bundle size cap of {}",
+        .dir.display(), human_size(*.found), human_size(*.cap)
+    )]
+    CompressedTooLarge {
+        /// The directory being packed.
+        dir: PathBuf,
+        /// The archive's size in bytes.
+        found: u64,
+        /// The cap.
+        cap: u64,
+    },
+    /// A file's path inside the bundle is longer than byok8sd accepts.
+    #[error(
+        "the path {} is longer than the {cap} bytes a path inside the bundle may have",
+        .path.display()
+    )]
+    PathTooLong {
+        /// The path, relative to the workflow directory.
+        path: PathBuf,
+        /// The cap in bytes.
+        cap: usize,
+    },
     /// There are more files and directories than a bundle may hold.
     #[error(
         "the workflow directory {} holds {found} files and directories, more than the bundle \
@@ -62,7 +86,7 @@ pub enum BundleError {
 }
 
 /// A byte count in the unit a person would use, such as `72.5 MiB`.
-pub(super) fn human_size(bytes: u64) -> String {
+pub(crate) fn human_size(bytes: u64) -> String {
     const UNITS: [&str; 4] = ["KiB", "MiB", "GiB", "TiB"];
     if bytes < 1024 {
         return format!("{bytes} B");

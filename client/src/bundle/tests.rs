@@ -178,6 +178,45 @@ fn size_cap_error_names_the_cap_and_the_size_found() {
 }
 
 #[test]
+fn an_archive_larger_than_the_cap_is_refused_though_its_content_fits() {
+    let dir = tree(&[("Snakefile", "x")]);
+    // Bytes from a linear congruential generator, which gzip cannot shrink.
+    let mut state = 1u32;
+    let noise: Vec<u8> = (0..2000)
+        .map(|_| {
+            state = state.wrapping_mul(1_103_515_245).wrapping_add(12_345);
+            (state >> 24) as u8
+        })
+        .collect();
+    fs::write(dir.path().join("noise.bin"), noise).unwrap();
+    let limits = BundleLimits {
+        max_bytes: 2048,
+        max_entries: 10,
+    };
+    let err = build_bundle(&dir.path().join("Snakefile"), &limits).unwrap_err();
+    assert!(
+        matches!(err, BundleError::CompressedTooLarge { cap: 2048, .. }),
+        "{err:?}"
+    );
+    assert!(err.to_string().contains("packs into 2."), "{err}");
+}
+
+#[test]
+fn a_path_longer_than_the_daemon_accepts_is_refused_before_packing() {
+    let deep = vec!["d".repeat(250); 5].join("/");
+    let dir = tree(&[("Snakefile", "x"), (&format!("{deep}/f"), "f")]);
+    let err = build_bundle(&dir.path().join("Snakefile"), &BundleLimits::default()).unwrap_err();
+    assert!(
+        matches!(&err, BundleError::PathTooLong { path, cap: 1024 } if path.ends_with("f")),
+        "{err:?}"
+    );
+    assert!(
+        err.to_string().contains("longer than the 1024 bytes"),
+        "{err}"
+    );
+}
+
+#[test]
 fn entry_cap_error_names_the_count() {
     let dir = tree(&[("Snakefile", "x"), ("a", "a"), ("b", "b")]);
     let limits = BundleLimits {

@@ -54,6 +54,27 @@ fn a_malformed_label_is_a_usage_error() {
 }
 
 #[test]
+fn an_empty_or_invisible_idempotency_key_is_a_usage_error() {
+    for key in ["", "a b", "ключ", &"k".repeat(257)] {
+        let err = parse(&["submit", "w", "p", "--idempotency-key", key]).unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::ValueValidation, "{key:?}");
+        assert!(err.to_string().contains("visible ASCII"), "{err}");
+    }
+    let cli = parse(&["submit", "w", "p", "--idempotency-key", &"k".repeat(256)]).unwrap();
+    let Command::Submit(args) = cli.command else {
+        panic!("not submit")
+    };
+    assert_eq!(args.idempotency_key.map(|key| key.len()), Some(256));
+}
+
+#[test]
+fn a_list_limit_above_what_the_daemon_returns_is_a_usage_error() {
+    let err = parse(&["list", "--limit", "1001"]).unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::ValueValidation);
+    assert!(parse(&["list", "--limit", "1000"]).is_ok());
+}
+
+#[test]
 fn list_filters_repeat() {
     let cli = parse(&[
         "list", "--phase", "failed", "--phase", "running", "--limit", "5",

@@ -4,6 +4,7 @@ use std::io;
 use std::path::PathBuf;
 
 use super::DocumentRole;
+use crate::bundle::human_size;
 
 /// Why an input file was refused; every message names the file.
 #[derive(Debug, thiserror::Error)]
@@ -16,6 +17,27 @@ pub enum InputError {
         role: DocumentRole,
         /// The paths tried, in order.
         tried: Vec<PathBuf>,
+    },
+    /// What the name points to is not a regular file.
+    #[error("{role} file {} is {kind}, not a file", .path.display())]
+    NotAFile {
+        /// Which document was looked for.
+        role: DocumentRole,
+        /// The path found.
+        path: PathBuf,
+        /// What it is instead, such as "a directory".
+        kind: &'static str,
+    },
+    /// The file is larger than byok8sd accepts.
+    #[error(
+        "{role} file {} is larger than the {} byok8sd accepts",
+        .path.display(), human_size(super::MAX_DOCUMENT_BYTES)
+    )]
+    TooLarge {
+        /// Which document it is.
+        role: DocumentRole,
+        /// The file.
+        path: PathBuf,
     },
     /// The file exists but could not be read as text.
     #[error("cannot read {role} file {}", .path.display())]
@@ -81,11 +103,19 @@ pub enum InputError {
         /// The file.
         path: PathBuf,
     },
-    /// The Snakefile is missing or not a regular file.
+    /// Nothing is at the Snakefile's path.
     #[error("Snakefile not found: {}", .path.display())]
     SnakefileNotFound {
         /// The path looked at.
         path: PathBuf,
+    },
+    /// The Snakefile's path names something other than a regular file.
+    #[error("Snakefile {} is {kind}, not a file", .path.display())]
+    SnakefileNotAFile {
+        /// The path looked at.
+        path: PathBuf,
+        /// What it is instead, such as "a directory".
+        kind: &'static str,
     },
 }
 

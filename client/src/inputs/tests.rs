@@ -71,7 +71,31 @@ fn a_directory_is_not_taken_for_the_document() {
     let dir = dir_with(&[ALPHA, BLUE]);
     fs::create_dir(dir.path().join("params-dir")).unwrap();
     let err = resolve_inputs(dir.path(), "workflow-alpha", "params-dir", &[]).unwrap_err();
-    assert!(matches!(err, InputError::NotFound { .. }), "{err:?}");
+    assert!(matches!(err, InputError::NotAFile { .. }), "{err:?}");
+    assert_eq!(
+        err.to_string(),
+        "params file params-dir is a directory, not a file"
+    );
+}
+
+#[test]
+fn a_directory_beside_the_suffixed_file_gives_way_to_it() {
+    let dir = dir_with(&[ALPHA, BLUE]);
+    fs::create_dir(dir.path().join("params-blue")).unwrap();
+    let inputs = resolve_inputs(dir.path(), "workflow-alpha", "params-blue", &[]).unwrap();
+    assert_eq!(inputs.params.path, Path::new("params-blue.json"));
+}
+
+#[test]
+fn a_document_larger_than_byok8sd_accepts_is_refused_naming_the_file() {
+    let big = format!(r#"{{"name": "{}"}}"#, "x".repeat(1024 * 1024));
+    let dir = dir_with(&[ALPHA, ("params-big.json", &big)]);
+    let err = resolve_inputs(dir.path(), "workflow-alpha", "params-big", &[]).unwrap_err();
+    assert!(matches!(err, InputError::TooLarge { .. }), "{err:?}");
+    assert_eq!(
+        err.to_string(),
+        "params file params-big.json is larger than the 1.0 MiB byok8sd accepts"
+    );
 }
 
 #[test]
@@ -136,6 +160,9 @@ fn snakefile_must_be_an_existing_file() {
     assert!(resolve_snakefile(dir.path(), Path::new("Snakefile")).is_ok());
     let err = resolve_snakefile(dir.path(), Path::new("wf/Snakefile")).unwrap_err();
     assert_eq!(err.to_string(), "Snakefile not found: wf/Snakefile");
+    fs::create_dir(dir.path().join("wf")).unwrap();
+    let err = resolve_snakefile(dir.path(), Path::new("wf")).unwrap_err();
+    assert_eq!(err.to_string(), "Snakefile wf is a directory, not a file");
 }
 
 #[test]
