@@ -7,6 +7,9 @@ use clap::Parser;
 
 use crate::telemetry::LogFormat;
 
+/// The smallest bundle size cap: below it not even a one-line Snakefile would fit.
+const MIN_BUNDLE_CAP: u64 = 1024;
+
 /// byok8sd runs Snakemake workflows submitted by byok8s clients over TLS gRPC.
 #[derive(Debug, Parser)]
 #[command(name = "byok8sd", version)]
@@ -70,12 +73,14 @@ pub struct Config {
     )]
     pub cancel_grace_seconds: u64,
 
-    /// Largest accepted bundle, compressed, in bytes.
-    #[arg(long, env = "BYOK8SD_MAX_BUNDLE_BYTES", value_name = "BYTES", default_value_t = 64 * 1024 * 1024)]
+    /// Largest accepted bundle, compressed, in bytes (at least 1024).
+    #[arg(long, env = "BYOK8SD_MAX_BUNDLE_BYTES", value_name = "BYTES", default_value_t = 64 * 1024 * 1024,
+          value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(MIN_BUNDLE_CAP..))]
     pub max_bundle_bytes: usize,
 
-    /// Largest accepted bundle once unpacked, in bytes.
-    #[arg(long, env = "BYOK8SD_MAX_UNPACKED_BYTES", value_name = "BYTES", default_value_t = 256 * 1024 * 1024)]
+    /// Largest accepted bundle once unpacked, in bytes (at least 1024).
+    #[arg(long, env = "BYOK8SD_MAX_UNPACKED_BYTES", value_name = "BYTES", default_value_t = 256 * 1024 * 1024,
+          value_parser = clap::value_parser!(u64).range(MIN_BUNDLE_CAP..))]
     pub max_unpacked_bytes: u64,
 
     /// Where runs execute: Snakemake processes on this machine, or Jobs in a Kubernetes cluster.
@@ -269,5 +274,17 @@ mod tests {
     #[test]
     fn zero_concurrent_runs_is_refused() {
         assert!(Config::try_parse_from(["byok8sd", "--max-concurrent-runs", "0"]).is_err());
+    }
+
+    #[test]
+    fn bundle_caps_that_no_bundle_fits_are_refused() {
+        for option in ["--max-bundle-bytes", "--max-unpacked-bytes"] {
+            assert!(
+                Config::try_parse_from(["byok8sd", option, "0"]).is_err(),
+                "{option}"
+            );
+            let config = Config::try_parse_from(["byok8sd", option, "1024"]).expect(option);
+            assert!(config.max_bundle_bytes >= 1024 && config.max_unpacked_bytes >= 1024);
+        }
     }
 }

@@ -12,6 +12,8 @@ pub enum DataDirError {
         path: String,
         source: std::io::Error,
     },
+    #[error("the data directory {path} exists and is not a directory")]
+    NotADirectory { path: String },
     #[error("could not lock the data directory {path}")]
     Lock {
         path: String,
@@ -44,6 +46,9 @@ impl DataDir {
             path: shown.clone(),
             source,
         };
+        if std::fs::metadata(path).is_ok_and(|metadata| !metadata.is_dir()) {
+            return Err(DataDirError::NotADirectory { path: shown });
+        }
         create_private(path).map_err(create_error)?;
         let path = std::fs::canonicalize(path).map_err(create_error)?;
 
@@ -111,6 +116,21 @@ mod tests {
         let opened = DataDir::open(&dir.path().join("link")).unwrap();
 
         assert_eq!(opened.path(), std::fs::canonicalize(&real).unwrap());
+    }
+
+    #[test]
+    fn a_file_in_the_data_directory_s_place_is_named_as_such() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("data");
+        std::fs::write(&file, "").unwrap();
+        let error = DataDir::open(&file).unwrap_err();
+        assert_eq!(
+            error.to_string(),
+            format!(
+                "the data directory {} exists and is not a directory",
+                file.display()
+            )
+        );
     }
 
     #[test]

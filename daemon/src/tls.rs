@@ -2,6 +2,9 @@
 
 use std::path::{Path, PathBuf};
 
+use rustls::pki_types::pem::PemObject;
+use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+use rustls::sign::CertifiedKey;
 use tonic::transport::{Identity, ServerTlsConfig};
 
 /// Why TLS could not be set up.
@@ -19,6 +22,16 @@ pub enum TlsError {
     },
     #[error("could not generate a self-signed certificate")]
     Generate(#[from] rcgen::Error),
+    #[error("{path} holds no PEM certificate")]
+    NoCertificate { path: PathBuf },
+    #[error("{path} holds no PEM private key")]
+    NoKey { path: PathBuf },
+    #[error("the certificate {cert} cannot be served with the key {key}")]
+    Pair {
+        cert: PathBuf,
+        key: PathBuf,
+        source: rustls::Error,
+    },
 }
 
 /// Where the certificate and key come from.
@@ -39,8 +52,33 @@ pub fn server_config(source: &TlsSource) -> Result<ServerTlsConfig, TlsError> {
         TlsSource::Files { cert, key } => (cert.clone(), key.clone()),
         TlsSource::SelfSigned { dir } => ensure_self_signed(dir)?,
     };
-    let identity = Identity::from_pem(read(&cert)?, read(&key)?);
+    let (cert_pem, key_pem) = (read(&cert)?, read(&key)?);
+    check_pair(&cert_pem, &key_pem, &cert, &key)?;
+    let identity = Identity::from_pem(cert_pem, key_pem);
     Ok(ServerTlsConfig::new().identity(identity))
+}
+
+/// Checks that the files hold a certificate chain and the private key of its first
+/// certificate, as the TLS library will want them, so that a wrong pair stops the daemon
+/// before it listens rather than when the server starts.
+fn check_pair(cert_pem: &[u8], key_pem: &[u8], cert: &Path, key: &Path) -> Result<(), TlsError> {
+    let chain: Vec<CertificateDer<'static>> = CertificateDer::pem_slice_iter(cert_pem)
+        .collect::<Result<_, _>>()
+        .ok()
+        .filter(|chain: &Vec<_>| !chain.is_empty())
+        .ok_or_else(|| TlsError::NoCertificate {
+            path: cert.to_owned(),
+        })?;
+    let private_key = PrivateKeyDer::from_pem_slice(key_pem).map_err(|_| TlsError::NoKey {
+        path: key.to_owned(),
+    })?;
+    let provider = rustls::crypto::ring::default_provider();
+    CertifiedKey::from_der(chain, private_key, &provider).map_err(|source| TlsError::Pair {
+        cert: cert.to_owned(),
+        key: key.to_owned(),
+        source,
+    })?;
+    Ok(())
 }
 
 fn read(path: &Path) -> Result<Vec<u8>, TlsError> {
@@ -128,6 +166,50 @@ mod tests {
             .permissions()
             .mode();
         assert_eq!(mode & 0o077, 0);
+    }
+
+    /// A self-signed pair written into a fresh directory, as (directory, cert, key).
+    fn generated_pair() -> (tempfile::TempDir, PathBuf, PathBuf) {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let (cert, key) = ensure_self_signed(dir.path()).expect("generated");
+        (dir, cert, key)
+    }
+
+    fn files(cert: &Path, key: &Path) -> TlsSource {
+        TlsSource::Files {
+            cert: cert.to_owned(),
+            key: key.to_owned(),
+        }
+    }
+
+    #[test]
+    fn a_key_of_another_certificate_is_refused_naming_both_files() {
+        let (_first, cert, _) = generated_pair();
+        let (_second, _, other_key) = generated_pair();
+        assert!(server_config(&files(&cert, &cert.with_file_name("server.key"))).is_ok());
+        let error = server_config(&files(&cert, &other_key)).unwrap_err();
+        assert!(matches!(error, TlsError::Pair { .. }), "{error:?}");
+        let text = error.to_string();
+        assert!(text.contains(&cert.display().to_string()), "{text}");
+        assert!(text.contains(&other_key.display().to_string()), "{text}");
+    }
+
+    #[test]
+    fn files_without_pem_contents_are_refused_naming_the_file() {
+        let (dir, cert, key) = generated_pair();
+        let empty = dir.path().join("empty.pem");
+        std::fs::write(&empty, "").expect("write");
+        let error = server_config(&files(&empty, &key)).unwrap_err();
+        assert_eq!(
+            error.to_string(),
+            format!("{} holds no PEM certificate", empty.display())
+        );
+        // A certificate where the key should be, as when the two are swapped.
+        let error = server_config(&files(&cert, &cert)).unwrap_err();
+        assert_eq!(
+            error.to_string(),
+            format!("{} holds no PEM private key", cert.display())
+        );
     }
 
     #[test]

@@ -63,7 +63,36 @@ pub async fn version(path: &Path) -> Result<String, SnakemakeError> {
         let last = stderr.lines().last().unwrap_or("no output").to_owned();
         return Err(broken(format!("{}: {last}", output.status)));
     }
-    Ok(String::from_utf8_lossy(&output.stdout).trim().to_owned())
+    let printed = String::from_utf8_lossy(&output.stdout).trim().to_owned();
+    match major_version(&printed) {
+        Some(major) if major >= MIN_MAJOR_VERSION => Ok(printed),
+        Some(_) => Err(broken(format!(
+            "it is Snakemake {printed}; byok8sd needs Snakemake {MIN_MAJOR_VERSION} or later              (for logger plugins)"
+        ))),
+        None => Err(broken(format!(
+            "it printed {:?}, not a Snakemake version",
+            printed
+                .lines()
+                .next()
+                .unwrap_or_default()
+                .chars()
+                .take(80)
+                .collect::<String>()
+        ))),
+    }
+}
+
+/// The first Snakemake release with logger plugins (`--logger`), which byok8sd reads runs
+/// through.
+const MIN_MAJOR_VERSION: u32 = 9;
+
+/// The major version of what `snakemake --version` printed, such as `9` of `9.27.1`; `None`
+/// unless it is one line of numbers joined by dots (a suffix such as `.dev0` allowed).
+fn major_version(printed: &str) -> Option<u32> {
+    let mut parts = printed.split('.');
+    let major = parts.next()?.parse().ok()?;
+    let minor_is_number = parts.next()?.parse::<u32>().is_ok();
+    (minor_is_number && !printed.contains(char::is_whitespace)).then_some(major)
 }
 
 #[cfg(test)]
@@ -112,5 +141,25 @@ mod tests {
     async fn a_program_that_fails_its_version_check_is_reported() {
         let error = version(Path::new("/bin/false")).await.unwrap_err();
         assert!(matches!(error, SnakemakeError::Broken { .. }));
+    }
+
+    #[tokio::test]
+    async fn a_program_that_prints_no_version_is_not_taken_for_snakemake() {
+        // GNU `true` prints its own banner for --version; the busybox one prints nothing.
+        let error = version(Path::new("/bin/true")).await.unwrap_err();
+        assert!(
+            error.to_string().contains("not a Snakemake version"),
+            "{error}"
+        );
+    }
+
+    #[test]
+    fn versions_are_read_as_snakemake_prints_them() {
+        assert_eq!(major_version("9.27.1"), Some(9));
+        assert_eq!(major_version("10.0.0.dev3"), Some(10));
+        assert_eq!(major_version("8.30"), Some(8));
+        assert_eq!(major_version("true (GNU coreutils) 9.1"), None);
+        assert_eq!(major_version("9"), None);
+        assert_eq!(major_version(""), None);
     }
 }
