@@ -12,9 +12,9 @@ use crate::cli::LogsArgs;
 pub async fn run(args: LogsArgs, session: &mut Session) -> Result<ExitCode, Error> {
     let client = session.connect()?;
     if args.follow {
-        return follow_logs(&client, args.run, session).await;
+        return follow_logs(&client, args.run, args.after_seq, session).await;
     }
-    print_stored(&client, args.run, session).await?;
+    print_stored(&client, args.run, args.after_seq, session).await?;
     Ok(ExitCode::Success)
 }
 
@@ -23,14 +23,15 @@ pub async fn run(args: LogsArgs, session: &mut Session) -> Result<ExitCode, Erro
 async fn follow_logs(
     client: &Client,
     run_id: String,
+    after_seq: u64,
     session: &mut Session,
 ) -> Result<ExitCode, Error> {
     let request = FollowRequest {
         run_id: run_id.clone(),
-        after_seq: 0,
+        after_seq,
         kinds: vec![EventKind::Log],
     };
-    let followed = follow_to_end(client, request, session).await?;
+    let followed = follow_to_end(client, request, session, "logs -f").await?;
     if let Followed::Finished(phase) = followed
         && session.printer.is_human()
     {
@@ -45,11 +46,16 @@ async fn follow_logs(
     Ok(followed.exit_code())
 }
 
-async fn print_stored(client: &Client, run_id: String, session: &Session) -> Result<(), Error> {
+async fn print_stored(
+    client: &Client,
+    run_id: String,
+    after_seq: u64,
+    session: &Session,
+) -> Result<(), Error> {
     let kinds = vec![EventKind::Log as i32];
     let request = WatchRunRequest {
         run_id,
-        after_seq: 0,
+        after_seq,
         follow: false,
         kinds,
     };

@@ -12,6 +12,7 @@ use super::Session;
 use super::watch::follow_to_outcome;
 use crate::cli::SubmitArgs;
 use crate::label::label_map;
+use crate::render::visible;
 
 /// Submits the run; nothing is sent unless every input checks out.
 pub async fn run(args: SubmitArgs, session: &mut Session) -> Result<ExitCode, Error> {
@@ -21,7 +22,12 @@ pub async fn run(args: SubmitArgs, session: &mut Session) -> Result<ExitCode, Er
     if args.follow {
         return follow_new_run(&client, run, existing, session).await;
     }
-    session.printer.submitted(&run, existing)?;
+    if let Err(error) = session.printer.submitted(&run, existing) {
+        // The run exists all the same; a script that lost its output must not submit again
+        // without knowing that.
+        eprintln!("note: run {} was submitted", visible(&run.id));
+        return Err(error);
+    }
     if session.printer.is_human() {
         eprintln!("hint: follow it with `byok8s watch {}`", run.id);
     }

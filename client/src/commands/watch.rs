@@ -24,7 +24,7 @@ pub async fn follow_to_outcome(
     request: FollowRequest,
     session: &mut Session,
 ) -> Result<ExitCode, Error> {
-    follow_to_end(client, request, session)
+    follow_to_end(client, request, session, "watch")
         .await
         .map(|followed| followed.exit_code())
 }
@@ -48,11 +48,13 @@ impl Followed {
 }
 
 /// Prints the followed events until the run finishes or Ctrl-C stops following, which leaves
-/// the run alone and tells on standard error how to resume or cancel it.
+/// the run alone and tells on standard error how to resume (with the `byok8s` command
+/// `resume`, such as `watch`) or cancel it.
 pub async fn follow_to_end(
     client: &Client,
     request: FollowRequest,
     session: &mut Session,
+    resume: &str,
 ) -> Result<Followed, Error> {
     let run_id = request.run_id.clone();
     let mut position = Position {
@@ -68,8 +70,8 @@ pub async fn follow_to_end(
         let after_seq = position.after_seq;
         eprintln!("stopped following run {run_id} after event {after_seq}; the run goes on");
         eprintln!(
-            "hint: resume with `byok8s watch {run_id} --after-seq {after_seq}`, or stop the run \
-             with `byok8s cancel {run_id}`"
+            "hint: resume with `byok8s {resume} {run_id} --after-seq {after_seq}`, or stop the \
+             run with `byok8s cancel {run_id}`"
         );
         return Ok(Followed::Interrupted);
     };

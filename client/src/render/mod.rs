@@ -23,6 +23,9 @@ pub use terminal::visible;
 pub struct Printer {
     format: OutputFormat,
     view: Viewpoint,
+    /// Where the last reconnection was to resume, so that one outage, however many attempts
+    /// it takes, is reported once.
+    resuming_after: Option<u64>,
 }
 
 impl Printer {
@@ -32,7 +35,11 @@ impl Printer {
             zone: TimeZone::system(),
             now: jiff::Timestamp::now(),
         };
-        Self { format, view }
+        Self {
+            format,
+            view,
+            resuming_after: None,
+        }
     }
 
     /// True when output is for people, so extra lines may be added.
@@ -86,6 +93,17 @@ impl Printer {
         }
     }
 
+    /// What to say before a reconnection: once per position, since every attempt of one
+    /// outage resumes from the same event.
+    fn resume_notice(&mut self, after_seq: u64) -> Option<String> {
+        if self.resuming_after.replace(after_seq) == Some(after_seq) {
+            return None;
+        }
+        Some(format!(
+            "lost the connection to byok8sd; reconnecting to resume after event {after_seq}"
+        ))
+    }
+
     /// One event: a line for people, or one compact JSON object per line.
     pub fn event(&self, event: &RunEvent) -> Result<(), Error> {
         let line = match self.format {
@@ -105,7 +123,9 @@ impl FollowObserver for Printer {
     }
 
     fn on_resume(&mut self, after_seq: u64) {
-        eprintln!("connection lost, resuming after event {after_seq}");
+        if let Some(line) = self.resume_notice(after_seq) {
+            eprintln!("{line}");
+        }
     }
 }
 
@@ -162,5 +182,16 @@ mod tests {
     fn a_cancel_still_in_progress_shows_the_current_phase() {
         let text = cancel_text(&run_in(RunPhase::Running));
         assert_eq!(text, "run run-1: running (cancellation requested)");
+    }
+
+    #[test]
+    fn one_outage_is_reported_once_however_many_attempts_it_takes() {
+        let mut printer = Printer::new(OutputFormat::Human);
+        let notices: Vec<_> = [0, 0, 0, 7, 7, 9]
+            .into_iter()
+            .filter_map(|after_seq| printer.resume_notice(after_seq))
+            .collect();
+        assert_eq!(notices.len(), 3, "{notices:?}");
+        assert!(notices[1].ends_with("resume after event 7"), "{notices:?}");
     }
 }

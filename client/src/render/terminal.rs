@@ -24,9 +24,17 @@ pub fn visible(text: &str) -> Cow<'_, str> {
     Cow::Owned(shown)
 }
 
-/// C0 and C1 controls and DEL; a tab only moves the cursor to the next column stop.
+/// C0 and C1 controls and DEL (a tab only moves the cursor to the next column stop), and the
+/// bidirectional formatting characters, which reorder what follows them on the line so that
+/// it reads other than it is.
 fn is_hidden(c: char) -> bool {
-    c.is_control() && c != '\t'
+    (c.is_control() && c != '\t') || is_bidi_control(c)
+}
+
+/// The embeddings, overrides and isolates of Unicode's bidirectional algorithm, and the
+/// implicit direction marks.
+fn is_bidi_control(c: char) -> bool {
+    matches!(c, '\u{200e}' | '\u{200f}' | '\u{061c}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
 }
 
 #[cfg(test)]
@@ -45,6 +53,14 @@ mod tests {
     #[test]
     fn line_breaks_inside_one_line_are_shown() {
         assert_eq!(visible("one\ntwo\rthree"), "one\\ntwo\\rthree");
+    }
+
+    #[test]
+    fn bidirectional_overrides_are_shown_instead_of_reordering_the_line() {
+        assert_eq!(
+            visible("name \u{202e}txt.exe\u{2066}x\u{200f}"),
+            "name \\u{202e}txt.exe\\u{2066}x\\u{200f}"
+        );
     }
 
     #[test]

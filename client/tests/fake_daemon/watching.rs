@@ -54,11 +54,11 @@ async fn watch_resumes_after_the_daemon_drops_out_with_no_gap_and_no_repeat() {
     assert_eq!(seqs(&json_lines(&output)), [1, 2, 3, 4, 5, 6, 7, 8]);
     let text = stderr(&output);
     assert!(
-        text.contains("connection lost, resuming after event 3\n"),
+        text.contains("lost the connection to byok8sd; reconnecting to resume after event 3\n"),
         "{text}"
     );
     assert!(
-        text.contains("connection lost, resuming after event 5\n"),
+        text.contains("lost the connection to byok8sd; reconnecting to resume after event 5\n"),
         "{text}"
     );
     let after: Vec<_> = daemon
@@ -211,7 +211,7 @@ async fn ctrl_c_stops_following_logs_with_130() {
         stdout(&output),
         "12:00:04 [doomed] doomed is about to fail\n"
     );
-    assert!(stderr(&output).contains("resume with `byok8s watch run-1 --after-seq 4`"));
+    assert!(stderr(&output).contains("resume with `byok8s logs -f run-1 --after-seq 4`"));
 }
 
 #[tokio::test]
