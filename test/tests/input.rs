@@ -20,9 +20,18 @@ fn missing_and_malformed_inputs_exit_2_and_submit_nothing() {
     let example = scratch.workflow("example");
     std::fs::write(example.join("params-broken.json"), "{\"name\": ").unwrap();
     std::fs::write(example.join("workflow-none.json"), "{}").unwrap();
+    std::fs::create_dir(example.join("params-dir")).unwrap();
 
-    let cases: [(&[&str], &str); 4] = [
+    let cases: [(&[&str], &str); 6] = [
         (&["workflow-nope", "params-blue"], "workflow-nope.json"),
+        (
+            &["workflow-alpha", "params-dir"],
+            "params file params-dir is a directory",
+        ),
+        (
+            &["workflow-alpha", "params-blue", "--idempotency-key", ""],
+            "--idempotency-key",
+        ),
         (&["workflow-alpha", "params-broken"], "params-broken.json"),
         (&["workflow-none", "params-blue"], "workflow_target"),
         (
@@ -61,6 +70,43 @@ fn a_target_outside_the_run_directory_is_refused_and_nothing_is_submitted() {
     assert_eq!(outcome.code, 2, "{outcome:?}");
     assert!(outcome.stderr.contains("relative path"), "{outcome:?}");
     assert_eq!(runs_on(&daemon, &example), serde_json::json!([]));
+}
+
+#[test]
+fn watching_after_a_run_s_newest_event_is_refused_as_a_mistake() {
+    let scratch = Scratch::new();
+    let daemon = Daemon::start(&scratch, &[]);
+    let example = scratch.workflow("example");
+    let followed =
+        byok8s_tests::submit_and_follow(&daemon, &example, &["workflow-alpha", "params-blue"]);
+    assert_eq!(followed.code, 0, "{followed:?}");
+    let run_id = followed.json_lines()[0]["run_id"]
+        .as_str()
+        .expect("run id")
+        .to_owned();
+    let last_seq = byok8s_tests::status(&daemon, &example, &run_id)["last_seq"]
+        .as_u64()
+        .expect("last_seq");
+
+    let watch_after = |after_seq: u64| {
+        let mut watch = daemon.client(&example);
+        watch.args(["watch", &run_id, "--after-seq", &after_seq.to_string()]);
+        run(&mut watch, Duration::from_secs(30))
+    };
+    let at_the_end = watch_after(last_seq);
+    assert_eq!(
+        (at_the_end.code, at_the_end.stdout.as_str()),
+        (0, ""),
+        "{at_the_end:?}"
+    );
+    let past_the_end = watch_after(last_seq + 1);
+    assert_eq!(past_the_end.code, 2, "{past_the_end:?}");
+    assert!(
+        past_the_end
+            .stderr
+            .contains(&format!("has {last_seq} events")),
+        "{past_the_end:?}"
+    );
 }
 
 #[test]

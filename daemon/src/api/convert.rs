@@ -28,7 +28,8 @@ pub fn run_to_proto(run: RunRecord) -> Run {
         created_at: Some(to_timestamp(run.created_at)),
         started_at: run.started_at.map(to_timestamp),
         finished_at: run.finished_at.map(to_timestamp),
-        progress: Some(Progress {
+        // Until Snakemake has counted the jobs there is no progress to show, rather than 0/0.
+        progress: (run.progress_total > 0).then_some(Progress {
             done: run.progress_done,
             total: run.progress_total,
         }),

@@ -10,6 +10,7 @@ use byok8s_proto::v1::{
 use tokio_stream::wrappers::ReceiverStream;
 use tonic::{Request, Response, Status};
 
+use crate::error::Error;
 use crate::events::WatchRequest;
 use crate::run::is_terminal;
 use crate::scheduler::Scheduler;
@@ -70,6 +71,15 @@ impl Runs for RunsService {
     ) -> Result<Response<Self::WatchRunStream>, Status> {
         let request = request.into_inner();
         let run = self.scheduler.get(&request.run_id).await?;
+        // Every event a watcher can have seen is stored before it is sent, so a position past
+        // the newest one is a mistake; silence would look like a run with nothing to tell.
+        if request.after_seq > run.last_seq {
+            return Err(Error::InvalidArgument(format!(
+                "after_seq: run {} has {} events, so there is nothing after event {}",
+                run.id, run.last_seq, request.after_seq
+            ))
+            .into());
+        }
         let kinds = request
             .kinds
             .iter()
