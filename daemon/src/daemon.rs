@@ -67,7 +67,6 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> Result<(
         path: runs_dir.display().to_string(),
         source,
     })?;
-    let tls = crate::tls::server_config(&tls_source(&config, data_dir.path()))?;
     let store = Store::open(&data_dir.path().join("byok8sd.db"))?;
     let events = EventLog::new(store.clone());
 
@@ -80,6 +79,8 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> Result<(
         },
     };
     let backend = build_backend(&config, data_dir.path(), &runs_dir, grace, limits.bundle).await?;
+    // After the backend, so that a daemon that cannot run anything writes no certificate.
+    let tls = crate::tls::server_config(&tls_source(&config, data_dir.path()))?;
     let backend_name = backend.name();
     let scheduler_config = SchedulerConfig {
         max_concurrent_runs: config.max_concurrent_runs as usize,
