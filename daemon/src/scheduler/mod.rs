@@ -52,6 +52,16 @@ struct Registration {
     slot: Option<OwnedSemaphorePermit>,
 }
 
+/// A run's place in the first-come queue for slots. Tasks start in whatever order the
+/// runtime picks, so each waits for the run queued before it to have a slot (or to have left
+/// the queue) before it waits for one itself.
+struct QueuePlace {
+    /// Cancelled once the run before this one no longer waits.
+    ahead: CancellationToken,
+    /// Cancelled once this run no longer waits, which lets the next one go.
+    mine: CancellationToken,
+}
+
 /// The scheduler; cheap to clone.
 #[derive(Clone)]
 pub struct Scheduler {
@@ -63,6 +73,8 @@ struct Inner {
     events: EventLog,
     backend: Backend,
     slots: Arc<Semaphore>,
+    /// The place of the run queued last, which the next one waits behind.
+    queue_tail: Mutex<CancellationToken>,
     registry: Mutex<Registry>,
     tasks: TaskTracker,
     config: SchedulerConfig,
@@ -80,6 +92,7 @@ impl Scheduler {
             events,
             backend,
             slots: Arc::new(Semaphore::new(config.max_concurrent_runs.max(1))),
+            queue_tail: Mutex::new(waited_for()),
             registry: Mutex::default(),
             tasks: TaskTracker::new(),
             config,
@@ -230,6 +243,25 @@ impl Scheduler {
     fn unregister(&self, run_id: &str) {
         self.registry().runs.remove(run_id);
     }
+
+    /// The next place in the queue for slots, behind every run given one before.
+    fn join_queue(&self) -> QueuePlace {
+        let mine = CancellationToken::new();
+        let mut tail = self
+            .inner
+            .queue_tail
+            .lock()
+            .unwrap_or_else(|poison| poison.into_inner());
+        let ahead = std::mem::replace(&mut *tail, mine.clone());
+        QueuePlace { ahead, mine }
+    }
+}
+
+/// A place nobody waits behind any more.
+fn waited_for() -> CancellationToken {
+    let token = CancellationToken::new();
+    token.cancel();
+    token
 }
 
 async fn write_payload(dir: &std::path::Path, bundle: &[u8]) -> std::io::Result<()> {

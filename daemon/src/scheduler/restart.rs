@@ -190,6 +190,44 @@ mod tests {
         assert!(run.reason.contains("kubernetes backend"), "{}", run.reason);
     }
 
+    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+    async fn runs_queued_before_a_restart_start_in_the_order_they_came() {
+        let dir = tempfile::tempdir().unwrap();
+        let scheduler = scheduler(dir.path(), 1);
+        let ids: Vec<String> = (0..8).map(|n| format!("run-{n}")).collect();
+        for id in &ids {
+            scheduler
+                .inner
+                .store
+                .insert_run(record(id, None))
+                .await
+                .unwrap();
+        }
+
+        scheduler.recover().await.unwrap();
+
+        // One slot: each run starts (and fails at once, Snakemake being absent) only after
+        // the one before it has ended.
+        let mut started = Vec::new();
+        for id in &ids {
+            let run = tokio::time::timeout(Duration::from_secs(20), async {
+                loop {
+                    let run = scheduler.get(id).await.unwrap();
+                    if crate::run::is_terminal(run.phase) {
+                        return run;
+                    }
+                    tokio::time::sleep(Duration::from_millis(20)).await;
+                }
+            })
+            .await
+            .expect("every run ends");
+            started.push((run.started_at.expect("it started"), run.id));
+        }
+        started.sort();
+        let order: Vec<&String> = started.iter().map(|(_, id)| id).collect();
+        assert_eq!(order, ids.iter().collect::<Vec<_>>());
+    }
+
     #[tokio::test]
     async fn a_queued_run_cancelled_as_a_slot_frees_never_starts() {
         let dir = tempfile::tempdir().unwrap();

@@ -7,7 +7,7 @@ use byok8s_proto::v1::{PhaseChanged, RunPhase, run_event::Kind};
 use tokio::sync::OwnedSemaphorePermit;
 use tracing::Instrument;
 
-use super::{Registration, Scheduler};
+use super::{QueuePlace, Registration, Scheduler};
 use crate::backend::{Ending, EventSink, Outcome, StopRequest, StopSignal, stop_requested};
 use crate::error::Error;
 use crate::run::RunRecord;
@@ -22,13 +22,15 @@ enum Admission {
 }
 
 impl Scheduler {
+    /// Starts the run's task; runs queue for slots in the order of these calls.
     pub(super) fn spawn(&self, run: RunRecord, registration: Registration) {
         let span = tracing::info_span!("run", run_id = %run.id);
         let scheduler = self.clone();
+        let place = self.join_queue();
         self.inner.tasks.spawn(
             async move {
                 let done = registration.done.clone();
-                scheduler.drive(&run, registration).await;
+                scheduler.drive(&run, registration, place).await;
                 scheduler.unregister(&run.id);
                 done.cancel();
             }
@@ -37,11 +39,11 @@ impl Scheduler {
     }
 
     /// Waits for a slot, executes the run and records how it ended.
-    async fn drive(&self, run: &RunRecord, registration: Registration) {
+    async fn drive(&self, run: &RunRecord, registration: Registration, place: QueuePlace) {
         let Registration {
             mut signal, slot, ..
         } = registration;
-        let _slot = match self.admit(run, slot, &mut signal).await {
+        let _slot = match self.admit(run, slot, place, &mut signal).await {
             Admission::Execute(slot) => slot,
             // A queued run loses nothing in a shutdown: it stays queued in the store and
             // starts after the next start.
@@ -71,19 +73,27 @@ impl Scheduler {
         &self,
         run: &RunRecord,
         slot: Option<OwnedSemaphorePermit>,
+        place: QueuePlace,
         signal: &mut StopSignal,
     ) -> Admission {
+        // However this ends, the run no longer waits, and the next one in line may.
+        let _leave_queue = place.mine.drop_guard();
         // A run that was executing before a restart is executing still (in a cluster): making
         // it queue would leave it unwatched, and a cancel would not reach it. Recovery gave it
         // a slot if one was free; otherwise it runs beyond the limit until it ends.
         if run.phase == RunPhase::Running {
             return Admission::Execute(slot);
         }
+        let slots = self.inner.slots.clone();
+        let turn = async move {
+            place.ahead.cancelled().await;
+            slots.acquire_owned().await
+        };
         tokio::select! {
             // A stop asked for while a slot frees up wins: a run to be stopped never starts.
             biased;
             request = stop_requested(signal) => Admission::Stopped(request),
-            slot = self.inner.slots.clone().acquire_owned() => {
+            slot = turn => {
                 Admission::Execute(Some(slot.expect("the slot semaphore is never closed")))
             }
         }
