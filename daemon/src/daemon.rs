@@ -56,6 +56,16 @@ pub enum StartError {
     Reflection(#[from] tonic_reflection::server::Error),
 }
 
+/// The longest CancelRun waits for a run to stop before answering with its state then: well
+/// inside the minute a client gives a call, so a long grace period never makes a cancel that
+/// is being carried out look like a daemon out of reach.
+const MAX_CANCEL_WAIT: Duration = Duration::from_secs(30);
+
+/// How long CancelRun waits: the grace period and a little more, up to `MAX_CANCEL_WAIT`.
+fn cancel_wait(grace: Duration) -> Duration {
+    (grace + Duration::from_secs(5)).min(MAX_CANCEL_WAIT)
+}
+
 /// Room for a maximal bundle plus the workflow and params documents in one Submit message.
 const MESSAGE_OVERHEAD: usize = 4 * 1024 * 1024;
 
@@ -86,7 +96,7 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> Result<(
         max_concurrent_runs: config.max_concurrent_runs as usize,
         runs_dir,
         limits,
-        cancel_wait: grace + Duration::from_secs(5),
+        cancel_wait: cancel_wait(grace),
     };
     let scheduler = Scheduler::new(store, events, backend, scheduler_config);
 
@@ -242,4 +252,18 @@ fn cluster_settings(args: &KubernetesArgs) -> Result<ClusterSettings, StartError
         watchdog_seconds: args.watchdog_seconds,
         stuck_seconds: args.stuck_seconds,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_cancel_answers_within_half_a_minute_however_long_the_grace() {
+        assert_eq!(
+            cancel_wait(Duration::from_secs(10)),
+            Duration::from_secs(15)
+        );
+        assert_eq!(cancel_wait(Duration::from_secs(70)), MAX_CANCEL_WAIT);
+    }
 }
