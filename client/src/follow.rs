@@ -4,6 +4,7 @@ use std::time::Duration;
 
 use byok8s_proto::v1::run_event::Kind;
 use byok8s_proto::v1::{EventKind, RunEvent, RunPhase, WatchRunRequest};
+use tokio::time::Instant;
 use tonic::codec::Streaming;
 
 use crate::retry::Backoff;
@@ -12,6 +13,11 @@ use crate::{Client, Error, is_terminal};
 /// After the final phase change, how long to wait for trailing events before treating a
 /// quiet stream as closed.
 const TRAILING_EVENTS_GRACE: Duration = Duration::from_secs(3);
+
+/// How long following goes on trying while no stream opens, counting the attempts as well as
+/// the waits between them: a daemon that accepts connections but never answers costs a whole
+/// call deadline per attempt, which the backoff's own budget does not see.
+const PATIENCE: Duration = Duration::from_secs(125);
 
 /// Which run to follow, from where, and which events to deliver.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -65,6 +71,7 @@ pub async fn follow(
         observer,
         finished: None,
         backoff,
+        outage_since: None,
     };
     loop {
         let end = follower.stream_once().await?;
@@ -90,6 +97,8 @@ struct Follower<'a, O> {
     /// The final phase, once known; the run is over but trailing events may still come.
     finished: Option<RunPhase>,
     backoff: Backoff,
+    /// When the daemon was last found out of reach, after it had last been reached.
+    outage_since: Option<Instant>,
 }
 
 impl<O: FollowObserver> Follower<'_, O> {
@@ -100,6 +109,7 @@ impl<O: FollowObserver> Follower<'_, O> {
         };
         // The server answered, so a proxy that cuts quiet streams must not use the budget up.
         self.backoff.renew_budget();
+        self.outage_since = None;
         loop {
             match self.next_event(&mut stream).await {
                 Ok(Some(event)) => self.accept(event)?,
@@ -138,6 +148,7 @@ impl<O: FollowObserver> Follower<'_, O> {
         }
         self.request.after_seq = event.seq;
         self.backoff.reset();
+        self.outage_since = None;
         if let Some(Kind::Phase(change)) = &event.kind
             && is_terminal(change.phase)
         {
@@ -188,7 +199,12 @@ impl<O: FollowObserver> Follower<'_, O> {
     }
 
     async fn pause(&mut self, error: Error) -> Result<(), Error> {
-        let Some(delay) = self.backoff.next_delay() else {
+        let since = *self.outage_since.get_or_insert_with(Instant::now);
+        let delay = self
+            .backoff
+            .next_delay()
+            .filter(|_| since.elapsed() < PATIENCE);
+        let Some(delay) = delay else {
             return Err(Error::FollowGaveUp {
                 run_id: self.request.run_id.clone(),
                 after_seq: self.request.after_seq,

@@ -217,12 +217,19 @@ impl Runs for Handler {
     ) -> Result<Response<EventStream>, Status> {
         let request = request.into_inner();
         self.find(&request.run_id)?;
-        let mut script = self.script();
-        script.watches.push(request.clone());
-        let interruption = script.interruptions.pop_front();
-        if let Some(Interruption::Refuse) = interruption {
-            return Err(Status::unavailable("daemon is shutting down"));
+        let interruption = {
+            let mut script = self.script();
+            script.watches.push(request.clone());
+            script.interruptions.pop_front()
+        };
+        match interruption {
+            Some(Interruption::Refuse) => {
+                return Err(Status::unavailable("daemon is shutting down"));
+            }
+            Some(Interruption::Stall) => std::future::pending::<()>().await,
+            _ => {}
         }
+        let script = self.script();
         let items = tokio_stream::iter(stream_items(&script.events, &request, interruption));
         let stream: EventStream = match interruption {
             Some(Interruption::Hold { .. }) => Box::pin(items.chain(tokio_stream::pending())),

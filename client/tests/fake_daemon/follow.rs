@@ -141,6 +141,32 @@ async fn quiet_streams_cut_again_and_again_never_use_up_the_retry_budget() {
 }
 
 #[tokio::test(start_paused = true)]
+async fn a_daemon_that_stops_answering_ends_the_follow_after_about_two_minutes_too() {
+    // Each attempt waits out the whole call deadline, so the time goes on attempts, not on the
+    // waits between them.
+    let mut interruptions = vec![Interruption::Unavailable { after: 3 }];
+    interruptions.extend([Interruption::Stall; 100]);
+    let (daemon, client) = InMemoryDaemon::start(script(RunPhase::Running, &interruptions));
+    let started = tokio::time::Instant::now();
+    let (outcome, recorder) = follow_with(&client, Vec::new()).await;
+    let waited = started.elapsed();
+    let err = outcome.unwrap_err();
+    assert!(
+        matches!(&err, Error::FollowGaveUp { after_seq: 3, .. }),
+        "{err:?}"
+    );
+    assert_eq!(recorder.seqs, [1, 2, 3]);
+    // Two minutes, plus at most the attempt under way when they ran out.
+    let range = Duration::from_secs(125)..Duration::from_secs(195);
+    assert!(range.contains(&waited), "{waited:?}");
+    assert!(
+        daemon.script().watches.len() <= 5,
+        "{:?}",
+        daemon.script().watches.len()
+    );
+}
+
+#[tokio::test(start_paused = true)]
 async fn a_daemon_out_of_reach_for_two_minutes_ends_the_follow_saying_where_to_resume() {
     let mut interruptions = vec![Interruption::Unavailable { after: 3 }];
     interruptions.extend([Interruption::Refuse; 100]);

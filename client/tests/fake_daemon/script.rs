@@ -21,6 +21,8 @@ pub enum Interruption {
     Hold { after: u64 },
     /// Fail the WatchRun call itself with UNAVAILABLE, before any stream opens.
     Refuse,
+    /// Never answer the WatchRun call, as a daemon that is stopped but still holds its port.
+    Stall,
 }
 
 /// The daemon's state and the requests it received.
@@ -136,7 +138,7 @@ pub fn stream_items(
             | Interruption::Close { after }
             | Interruption::Hold { after },
         ) => after,
-        Some(Interruption::Refuse) => 0,
+        Some(Interruption::Refuse | Interruption::Stall) => 0,
         None => u64::MAX,
     };
     let wanted =
