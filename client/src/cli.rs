@@ -131,6 +131,7 @@ pub struct SubmitArgs {
 #[derive(Debug, Args)]
 pub struct RunArgs {
     /// The run's id.
+    #[arg(value_parser = clap::builder::NonEmptyStringValueParser::new())]
     pub run: String,
 }
 
@@ -152,6 +153,7 @@ pub struct ListArgs {
 #[derive(Debug, Args)]
 pub struct WatchArgs {
     /// The run's id.
+    #[arg(value_parser = clap::builder::NonEmptyStringValueParser::new())]
     pub run: String,
     /// Start after this event sequence number, to continue an earlier watch.
     #[arg(long, value_name = "N", default_value_t = 0)]
@@ -163,6 +165,7 @@ pub struct WatchArgs {
 #[command(after_help = "With --follow, byok8s exits with the run's outcome code, like watch.")]
 pub struct LogsArgs {
     /// The run's id.
+    #[arg(value_parser = clap::builder::NonEmptyStringValueParser::new())]
     pub run: String,
     /// Keep printing new lines until the run finishes.
     #[arg(short, long)]
@@ -176,6 +179,7 @@ pub struct LogsArgs {
 #[derive(Debug, Args)]
 pub struct CancelArgs {
     /// The run's id.
+    #[arg(value_parser = clap::builder::NonEmptyStringValueParser::new())]
     pub run: String,
     /// Why, recorded in the run's reason.
     #[arg(long, value_name = "TEXT", default_value = "")]

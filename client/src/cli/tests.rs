@@ -68,6 +68,14 @@ fn an_empty_or_invisible_idempotency_key_is_a_usage_error() {
 }
 
 #[test]
+fn an_empty_run_id_is_a_usage_error() {
+    for command in ["status", "watch", "logs", "cancel"] {
+        let err = parse(&[command, ""]).unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::InvalidValue, "{command}");
+    }
+}
+
+#[test]
 fn a_list_limit_above_what_the_daemon_returns_is_a_usage_error() {
     let err = parse(&["list", "--limit", "1001"]).unwrap_err();
     assert_eq!(err.kind(), ErrorKind::ValueValidation);

@@ -75,7 +75,8 @@ pub enum InputError {
     },
     /// The workflow file's `workflow_target` is not a target byok8sd accepts.
     #[error(
-        "\"workflow_target\" in {} must be a rule name or a relative path without '..'",
+        "\"workflow_target\" in {} must be one string, a rule name or a relative path without \
+         '..' (several targets can be given as TARGETs on the command line)",
         .path.display()
     )]
     InvalidDefaultTarget {

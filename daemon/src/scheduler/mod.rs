@@ -188,8 +188,7 @@ impl Scheduler {
         if is_terminal(run.phase) {
             return Ok(run);
         }
-        // The reason is client text that will be shown to others: bounded, one line, visible.
-        let reason: String = reason.chars().filter(|c| is_shown(*c)).take(500).collect();
+        let reason = shown_reason(&reason);
         let reason = if reason.is_empty() {
             "cancelled on request".to_owned()
         } else {
@@ -275,6 +274,14 @@ async fn remove_dir(dir: &std::path::Path) {
     }
 }
 
+/// A cancel reason from a client, as it will be shown to others: one line (line breaks and
+/// tabs become spaces), nothing invisible, at most 500 characters.
+fn shown_reason(reason: &str) -> String {
+    let one_line = reason.chars().map(|c| if c.is_control() { ' ' } else { c });
+    let shown: String = one_line.filter(|c| is_shown(*c)).take(500).collect();
+    shown.trim().to_owned()
+}
+
 /// Characters of client text worth showing to others: no control characters, and none of the
 /// invisible ones that reorder or hide text (bidirectional overrides, zero-width marks, line
 /// and paragraph separators).
@@ -287,6 +294,15 @@ fn is_shown(c: char) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_reason_keeps_its_words_apart_on_one_line() {
+        assert_eq!(
+            shown_reason("line1\nline2\u{1b}[31m\u{202e}"),
+            "line1 line2 [31m"
+        );
+        assert_eq!(shown_reason(" \t\n"), "");
+    }
 
     #[test]
     fn invisible_and_control_characters_are_not_shown() {

@@ -375,6 +375,25 @@ pub mod tests {
     }
 
     #[tokio::test]
+    async fn listings_follow_creation_time_where_ids_disagree() {
+        let (_dir, store) = open_temp();
+        let mut older = record("run-b", None);
+        older.created_at -= std::time::Duration::from_micros(300);
+        store.insert_run(older).await.unwrap();
+        store.insert_run(record("run-a", None)).await.unwrap();
+
+        let all = store
+            .list_runs(RunFilter {
+                limit: 10,
+                ..Default::default()
+            })
+            .await
+            .unwrap();
+        let ids: Vec<_> = all.iter().map(|r| r.id.as_str()).collect();
+        assert_eq!(ids, ["run-a", "run-b"]);
+    }
+
+    #[tokio::test]
     async fn listings_filter_by_phase_and_label_newest_first() {
         let (_dir, store) = open_temp();
         for id in ["run-1", "run-2", "run-3"] {

@@ -111,8 +111,10 @@ fn list_query(filter: &RunFilter) -> (String, Vec<Value>) {
         format!("WHERE {}", conditions.join(" AND "))
     };
     values.push(Value::Integer(clamp(filter.limit as u64)));
-    // Ids are ULIDs, so ordering by id is ordering by creation time.
-    let sql = format!("SELECT {columns} FROM runs {conditions} ORDER BY id DESC LIMIT ?");
+    // By creation time: ids are ULIDs, whose order within one millisecond is random.
+    let sql = format!(
+        "SELECT {columns} FROM runs {conditions} ORDER BY created_us DESC, id DESC LIMIT ?"
+    );
     (sql, values)
 }
 

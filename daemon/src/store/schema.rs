@@ -50,6 +50,7 @@ const MIGRATIONS: &[&str] = &[
         lines  INTEGER NOT NULL,
         PRIMARY KEY (run_id, log)
     ) WITHOUT ROWID;",
+    "CREATE INDEX runs_by_creation ON runs (created_us, id);",
 ];
 
 /// Applies the settings, creates whatever tables are missing and migrates older databases.
