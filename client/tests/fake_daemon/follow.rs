@@ -140,52 +140,43 @@ async fn quiet_streams_cut_again_and_again_never_use_up_the_retry_budget() {
     assert_eq!(recorder.resumed_after, [2; 40]);
 }
 
-#[tokio::test(start_paused = true)]
-async fn a_daemon_that_stops_answering_ends_the_follow_after_about_two_minutes_too() {
-    // Each attempt waits out the whole call deadline, so the time goes on attempts, not on the
-    // waits between them.
+/// Follows a run whose daemon delivers three events, then meets every later WatchRun call
+/// with `outage`; checks that following gave up saying where to resume, and returns how long
+/// it went on, how many WatchRun calls it made, and how many outage answers were left unused.
+async fn follow_into_an_outage(outage: Interruption) -> (Duration, usize, usize) {
     let mut interruptions = vec![Interruption::Unavailable { after: 3 }];
-    interruptions.extend([Interruption::Stall; 100]);
+    interruptions.extend([outage; 100]);
     let (daemon, client) = InMemoryDaemon::start(script(RunPhase::Running, &interruptions));
     let started = tokio::time::Instant::now();
     let (outcome, recorder) = follow_with(&client, Vec::new()).await;
     let waited = started.elapsed();
-    let err = outcome.unwrap_err();
-    assert!(
-        matches!(&err, Error::FollowGaveUp { after_seq: 3, .. }),
-        "{err:?}"
-    );
     assert_eq!(recorder.seqs, [1, 2, 3]);
-    // Two minutes, plus at most the attempt under way when they ran out.
-    let range = Duration::from_secs(125)..Duration::from_secs(195);
-    assert!(range.contains(&waited), "{waited:?}");
-    assert!(
-        daemon.script().watches.len() <= 5,
-        "{:?}",
-        daemon.script().watches.len()
-    );
-}
-
-#[tokio::test(start_paused = true)]
-async fn a_daemon_out_of_reach_for_two_minutes_ends_the_follow_saying_where_to_resume() {
-    let mut interruptions = vec![Interruption::Unavailable { after: 3 }];
-    interruptions.extend([Interruption::Refuse; 100]);
-    let (daemon, client) = InMemoryDaemon::start(script(RunPhase::Running, &interruptions));
-    let started = tokio::time::Instant::now();
-    let (outcome, recorder) = follow_with(&client, Vec::new()).await;
-    let waited = started.elapsed();
     let err = outcome.unwrap_err();
     assert!(
         matches!(&err, Error::FollowGaveUp { run_id, after_seq: 3, .. } if run_id == "run-1"),
         "{err:?}"
     );
     assert_eq!(err.exit_code().as_u8(), 4);
-    assert_eq!(recorder.seqs, [1, 2, 3]);
+    let script = daemon.script();
+    (waited, script.watches.len(), script.interruptions.len())
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_daemon_that_stops_answering_ends_the_follow_after_about_two_minutes_too() {
+    // Each attempt waits out the whole call deadline, so the time goes on attempts, not on the
+    // waits between them.
+    let (waited, watches, _) = follow_into_an_outage(Interruption::Stall).await;
+    // Two minutes, plus at most the attempt under way when they ran out.
+    let range = Duration::from_secs(125)..Duration::from_secs(195);
+    assert!(range.contains(&waited), "{waited:?}");
+    assert!(watches <= 5, "{watches} attempts");
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_daemon_out_of_reach_for_two_minutes_ends_the_follow_saying_where_to_resume() {
+    let (waited, _, unused) = follow_into_an_outage(Interruption::Refuse).await;
     // About two minutes: jittered delays may stop the budget up to one ceiling short.
     let range = Duration::from_secs(115)..Duration::from_secs(126);
     assert!(range.contains(&waited), "{waited:?}");
-    assert!(
-        daemon.script().interruptions.len() > 50,
-        "budget spent early"
-    );
+    assert!(unused > 50, "budget spent early");
 }

@@ -182,6 +182,16 @@ pub mod tests {
         }
     }
 
+    /// The ids of up to ten runs as a plain listing returns them.
+    async fn listed_ids(store: &Store) -> Vec<String> {
+        let filter = RunFilter {
+            limit: 10,
+            ..Default::default()
+        };
+        let runs = store.list_runs(filter).await.unwrap();
+        runs.into_iter().map(|run| run.id).collect()
+    }
+
     impl Store {
         async fn append_event_now(&self, event: RunEvent) -> Result<(), StoreError> {
             self.append_event(event, None).await
@@ -324,17 +334,7 @@ pub mod tests {
             .call(|c| Ok(c.execute("UPDATE runs SET spec = 'not json' WHERE id = 'run-a'", [])?))
             .await
             .unwrap();
-        let runs = store
-            .list_runs(RunFilter {
-                limit: 10,
-                ..Default::default()
-            })
-            .await
-            .unwrap();
-        assert_eq!(
-            runs.iter().map(|r| r.id.as_str()).collect::<Vec<_>>(),
-            ["run-b"]
-        );
+        assert_eq!(listed_ids(&store).await, ["run-b"]);
     }
 
     #[tokio::test]
@@ -382,15 +382,7 @@ pub mod tests {
         store.insert_run(older).await.unwrap();
         store.insert_run(record("run-a", None)).await.unwrap();
 
-        let all = store
-            .list_runs(RunFilter {
-                limit: 10,
-                ..Default::default()
-            })
-            .await
-            .unwrap();
-        let ids: Vec<_> = all.iter().map(|r| r.id.as_str()).collect();
-        assert_eq!(ids, ["run-a", "run-b"]);
+        assert_eq!(listed_ids(&store).await, ["run-a", "run-b"]);
     }
 
     #[tokio::test]
@@ -404,15 +396,7 @@ pub mod tests {
             .await
             .unwrap();
 
-        let all = store
-            .list_runs(RunFilter {
-                limit: 10,
-                ..Default::default()
-            })
-            .await
-            .unwrap();
-        let ids: Vec<_> = all.iter().map(|r| r.id.as_str()).collect();
-        assert_eq!(ids, ["run-3", "run-2", "run-1"]);
+        assert_eq!(listed_ids(&store).await, ["run-3", "run-2", "run-1"]);
 
         let running = RunFilter {
             limit: 10,
