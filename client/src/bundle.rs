@@ -8,6 +8,7 @@ use std::collections::HashSet;
 use std::fs;
 use std::path::{Path, PathBuf};
 
+use byok8s_proto::rules::MAX_BUNDLE_PATH_BYTES;
 use flate2::Compression;
 use flate2::write::GzEncoder;
 
@@ -17,9 +18,6 @@ use listing::{FileEntry, list};
 
 /// The name of the ignore file, read like `.gitignore`, for what only byok8s should skip.
 pub const IGNORE_FILE: &str = ".byok8signore";
-
-/// The longest path inside the bundle byok8sd accepts, in bytes.
-const MAX_PATH_BYTES: usize = 1024;
 
 /// How much a bundle may hold, so a stray data directory is caught before it is uploaded.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -123,11 +121,11 @@ fn check_limits(
     }
     if let Some(file) = files
         .iter()
-        .find(|file| file.relative.as_os_str().len() > MAX_PATH_BYTES)
+        .find(|file| file.relative.as_os_str().len() > MAX_BUNDLE_PATH_BYTES)
     {
         return Err(BundleError::PathTooLong {
             path: file.relative.clone(),
-            cap: MAX_PATH_BYTES,
+            cap: MAX_BUNDLE_PATH_BYTES,
         });
     }
     let found: u64 = files.iter().map(|file| file.size).sum();

@@ -3,6 +3,7 @@
 use std::path::PathBuf;
 
 use byok8s::proto::RunPhase;
+use byok8s_proto::rules;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
 use crate::label::Label;
@@ -186,21 +187,16 @@ pub struct CancelArgs {
     pub reason: String,
 }
 
-/// The most runs byok8sd returns from one listing.
-const MAX_LIST_LIMIT: i64 = 1000;
-
-/// The longest idempotency key byok8sd accepts.
-const MAX_IDEMPOTENCY_KEY_CHARS: usize = 256;
+/// The most runs byok8sd returns from one listing, as the range check of `--limit` takes it.
+const MAX_LIST_LIMIT: i64 = rules::MAX_LIST_LIMIT as i64;
 
 /// Refuses a key byok8sd would refuse, and an empty one, which would silently stand for "no
 /// key" (as an unset shell variable would give) and so lose the protection it was given for.
 fn idempotency_key(text: &str) -> Result<String, String> {
-    if text.is_empty()
-        || text.len() > MAX_IDEMPOTENCY_KEY_CHARS
-        || !text.chars().all(|c| c.is_ascii_graphic())
-    {
+    if !rules::is_idempotency_key(text) {
         return Err(format!(
-            "must be 1 to {MAX_IDEMPOTENCY_KEY_CHARS} visible ASCII characters"
+            "must be 1 to {} visible ASCII characters",
+            rules::MAX_IDEMPOTENCY_KEY_CHARS
         ));
     }
     Ok(text.to_owned())

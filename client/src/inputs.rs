@@ -7,12 +7,10 @@ use std::fmt;
 use std::fs;
 use std::path::{Component, Path, PathBuf};
 
+use byok8s_proto::rules::{MAX_DOCUMENT_BYTES, is_document_name};
 use serde_json::{Map, Value};
 
 pub use error::InputError;
-
-/// The largest workflow or params file byok8sd accepts, in bytes.
-pub const MAX_DOCUMENT_BYTES: u64 = 1024 * 1024;
 
 /// Which of the two JSON documents of a submission a file plays.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -122,7 +120,7 @@ fn read_document(
     let path = locate(base, given, role)?;
     let full = base.join(&path);
     let size = fs::metadata(&full).map_or(0, |metadata| metadata.len());
-    if size > MAX_DOCUMENT_BYTES {
+    if size > MAX_DOCUMENT_BYTES as u64 {
         return Err(InputError::TooLarge { role, path });
     }
     let json = fs::read_to_string(&full).map_err(|source| InputError::Unreadable {
@@ -188,15 +186,6 @@ fn default_target(path: &Path, workflow: &Map<String, Value>) -> Result<String, 
             path: path.to_path_buf(),
         }),
     }
-}
-
-/// The names byok8sd accepts for documents: they are stored and shown, so they stay plain.
-fn is_document_name(name: &str) -> bool {
-    name.len() <= 253
-        && name.starts_with(|c: char| c.is_ascii_alphanumeric())
-        && name
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || "._-".contains(c))
 }
 
 /// The targets byok8sd accepts: a rule name or a path that stays inside the run's directory,

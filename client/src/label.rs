@@ -4,6 +4,8 @@
 use std::collections::HashMap;
 use std::str::FromStr;
 
+use byok8s_proto::rules::{is_label_key, is_label_value};
+
 /// One `KEY=VALUE` label.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Label {
@@ -46,44 +48,6 @@ pub fn label_map(labels: &[Label]) -> HashMap<String, String> {
         .iter()
         .map(|label| (label.key.clone(), label.value.clone()))
         .collect()
-}
-
-/// An optional DNS subdomain prefix and '/', then a name shaped like a non-empty value.
-fn is_label_key(key: &str) -> bool {
-    let (prefix, name) = match key.split_once('/') {
-        Some((prefix, name)) => (Some(prefix), name),
-        None => (None, key),
-    };
-    prefix.is_none_or(is_dns_subdomain) && !name.is_empty() && is_label_value(name)
-}
-
-/// Empty, or at most 63 letters, digits, '-', '_' and '.', starting and ending alphanumeric.
-fn is_label_value(value: &str) -> bool {
-    if value.is_empty() {
-        return true;
-    }
-    value.len() <= 63
-        && has_alphanumeric_edges(value)
-        && value
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
-}
-
-/// Dot-separated DNS-1123 labels (lowercase letters, digits, inner '-'), at most 253 in all.
-fn is_dns_subdomain(text: &str) -> bool {
-    let is_dns_label = |label: &str| {
-        label.len() <= 63
-            && has_alphanumeric_edges(label)
-            && label
-                .chars()
-                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
-    };
-    text.len() <= 253 && text.split('.').all(is_dns_label)
-}
-
-fn has_alphanumeric_edges(text: &str) -> bool {
-    text.starts_with(|c: char| c.is_ascii_alphanumeric())
-        && text.ends_with(|c: char| c.is_ascii_alphanumeric())
 }
 
 #[cfg(test)]

@@ -8,7 +8,6 @@ mod daemon;
 mod data_dir;
 mod error;
 mod events;
-mod names;
 mod run;
 mod scheduler;
 mod store;

@@ -3,6 +3,7 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
+use byok8s_proto::rules::{self, MAX_DOCUMENT_BYTES, MAX_IDEMPOTENCY_KEY_CHARS};
 use byok8s_proto::v1::{JsonDocument, SubmitRequest};
 use serde_json::{Map, Value};
 
@@ -17,14 +18,12 @@ pub struct SubmissionLimits {
     pub bundle: BundleLimits,
 }
 
-const MAX_DOCUMENT_BYTES: usize = 1024 * 1024;
 /// Far below the JSON parser's own recursion limit, so that a stored document always reads back
 /// even inside the run record that wraps it.
 const MAX_JSON_DEPTH: usize = 64;
 const MAX_TARGETS: usize = 256;
 const MAX_TARGET_CHARS: usize = 1024;
 const MAX_LABELS: usize = 64;
-const MAX_IDEMPOTENCY_KEY_CHARS: usize = 256;
 
 /// A submission that passed every check.
 #[derive(Debug)]
@@ -87,15 +86,7 @@ fn document(
     document: Option<JsonDocument>,
 ) -> Result<(String, Map<String, Value>), Error> {
     let document = document.ok_or_else(|| invalid(format!("{what}: missing")))?;
-    let name_ok = document.name.len() <= 253
-        && document
-            .name
-            .starts_with(|c: char| c.is_ascii_alphanumeric())
-        && document
-            .name
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || "._-".contains(c));
-    if !name_ok {
+    if !rules::is_document_name(&document.name) {
         return Err(invalid(format!(
             "{what} name {:?} must be 1 to 253 letters, digits, '.', '_' or '-', \
              starting with a letter or digit",
@@ -200,13 +191,13 @@ fn labels(
         return Err(invalid(format!("labels: more than {MAX_LABELS}")));
     }
     for (key, value) in &labels {
-        if !crate::names::is_label_key(key) {
+        if !rules::is_label_key(key) {
             return Err(invalid(format!(
                 "label key {:?}: not a valid Kubernetes label key",
                 truncate(key)
             )));
         }
-        if !crate::names::is_label_value(value) {
+        if !rules::is_label_value(value) {
             return Err(invalid(format!(
                 "label {key}: value {:?} is not a valid Kubernetes label value",
                 truncate(value)
@@ -220,8 +211,7 @@ fn idempotency_key(key: String) -> Result<Option<String>, Error> {
     if key.is_empty() {
         return Ok(None);
     }
-    let ok = key.len() <= MAX_IDEMPOTENCY_KEY_CHARS && key.chars().all(|c| c.is_ascii_graphic());
-    if !ok {
+    if !rules::is_idempotency_key(&key) {
         return Err(invalid(format!(
             "idempotency key: must be 1 to {MAX_IDEMPOTENCY_KEY_CHARS} visible ASCII characters"
         )));

@@ -10,6 +10,8 @@ pub mod v1 {
     tonic::include_proto!("byok8s.v1");
 }
 
+pub mod rules;
+
 pub use prost_types::Timestamp;
 
 /// The encoded `FileDescriptorSet` of `byok8s.v1`, for gRPC server reflection.

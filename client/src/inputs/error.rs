@@ -3,6 +3,8 @@
 use std::io;
 use std::path::PathBuf;
 
+use byok8s_proto::rules::MAX_DOCUMENT_BYTES;
+
 use super::DocumentRole;
 use crate::bundle::human_size;
 
@@ -31,7 +33,7 @@ pub enum InputError {
     /// The file is larger than byok8sd accepts.
     #[error(
         "{role} file {} is larger than the {} byok8sd accepts",
-        .path.display(), human_size(super::MAX_DOCUMENT_BYTES)
+        .path.display(), human_size(MAX_DOCUMENT_BYTES as u64)
     )]
     TooLarge {
         /// Which document it is.

@@ -1,14 +1,14 @@
 //! Conversions between the daemon's records and the gRPC messages.
 
+use byok8s_proto::rules::MAX_LIST_LIMIT;
 use byok8s_proto::v1::{ListRunsRequest, Progress, Run, RunPhase};
 
 use crate::run::RunRecord;
 use crate::store::RunFilter;
 use crate::timestamps::to_timestamp;
 
-/// How many runs a listing returns when the caller does not say, and at most.
+/// How many runs a listing returns when the caller does not say.
 const DEFAULT_LIST_LIMIT: usize = 100;
-const MAX_LIST_LIMIT: usize = 1000;
 
 pub fn run_to_proto(run: RunRecord) -> Run {
     Run {

@@ -10,6 +10,7 @@ mod ledger;
 
 use std::path::{Component, Path, PathBuf};
 
+use byok8s_proto::rules::MAX_BUNDLE_PATH_BYTES;
 use flate2::read::GzDecoder;
 use tar::{Archive, EntryType};
 
@@ -24,9 +25,7 @@ pub struct BundleLimits {
     pub max_entries: usize,
 }
 
-/// Longest accepted path inside a bundle, and longest path component (a common filesystem
-/// limit), in bytes.
-const MAX_PATH_BYTES: usize = 1024;
+/// Longest accepted path component (a common filesystem limit), in bytes.
 const MAX_COMPONENT_BYTES: usize = 255;
 
 /// Error messages quote at most this much of a client's path.
@@ -131,7 +130,7 @@ fn checked_path(entry: &Entry) -> Result<PathBuf, BundleError> {
     let unsafe_path = || BundleError::UnsafePath {
         path: shown_path.clone(),
     };
-    if raw.len() > MAX_PATH_BYTES || raw.contains(&0) {
+    if raw.len() > MAX_BUNDLE_PATH_BYTES || raw.contains(&0) {
         return Err(unsafe_path());
     }
     let path = entry.path().map_err(|_| unsafe_path())?;

@@ -2,7 +2,8 @@
 
 use std::collections::BTreeMap;
 
-use crate::names;
+use byok8s_proto::rules;
+
 use crate::run::RunRecord;
 
 pub const MANAGED_BY: &str = "app.kubernetes.io/managed-by";
@@ -28,7 +29,7 @@ pub fn run_labels(run: &RunRecord, role: &str) -> BTreeMap<String, String> {
 /// A label value naming `text`: kept when already valid, otherwise reduced to the allowed
 /// characters (a label is for finding things; the exact user name stays in the store).
 pub fn label_value(text: &str) -> String {
-    if names::is_label_value(text) {
+    if rules::is_label_value(text) {
         return text.to_owned();
     }
     let kept: String = text
@@ -64,7 +65,7 @@ mod tests {
         for user in ["alice@example.org", "-x-", &"u".repeat(80), "@@@"] {
             let value = label_value(user);
             assert!(
-                names::is_label_value(&value) && !value.is_empty(),
+                rules::is_label_value(&value) && !value.is_empty(),
                 "{user} -> {value}"
             );
         }

@@ -1,5 +1,39 @@
-//! Kubernetes name and label syntax (see the Kubernetes "Object Names and IDs" and "Labels and
-//! Selectors" documents), checked here because schema validation does not check it.
+//! What byok8sd accepts in a request: sizes, and the syntax of names, labels and keys. The
+//! daemon checks every request against these; the client checks its own first, so that a
+//! mistake is reported before anything is packed or sent.
+//!
+//! Labels follow the Kubernetes syntax (see the Kubernetes "Object Names and IDs" and "Labels
+//! and Selectors" documents), so that they can be copied onto cluster objects.
+
+/// The largest workflow or params document, in bytes.
+pub const MAX_DOCUMENT_BYTES: usize = 1024 * 1024;
+
+/// The longest path inside a bundle, in bytes.
+pub const MAX_BUNDLE_PATH_BYTES: usize = 1024;
+
+/// The longest idempotency key, in characters.
+pub const MAX_IDEMPOTENCY_KEY_CHARS: usize = 256;
+
+/// The most runs one listing returns.
+pub const MAX_LIST_LIMIT: usize = 1000;
+
+/// A workflow or params document's name: 1 to 253 letters, digits, '.', '_' or '-', starting
+/// with a letter or digit, since it is stored and shown.
+pub fn is_document_name(name: &str) -> bool {
+    name.len() <= 253
+        && name.starts_with(|c: char| c.is_ascii_alphanumeric())
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "._-".contains(c))
+}
+
+/// An idempotency key: 1 to `MAX_IDEMPOTENCY_KEY_CHARS` visible ASCII characters. (An empty
+/// field in a request means that no key was given.)
+pub fn is_idempotency_key(key: &str) -> bool {
+    !key.is_empty()
+        && key.len() <= MAX_IDEMPOTENCY_KEY_CHARS
+        && key.chars().all(|c| c.is_ascii_graphic())
+}
 
 /// A DNS-1123 label: at most 63 lowercase letters, digits or '-', starting and ending alphanumeric.
 pub fn is_dns_label(text: &str) -> bool {
@@ -45,6 +79,24 @@ pub fn is_label_value(value: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn document_names_are_plain_file_stems() {
+        assert!(is_document_name("params-blue.v2_x"));
+        assert!(!is_document_name(".hidden"));
+        assert!(!is_document_name("a/b"));
+        assert!(!is_document_name(""));
+        assert!(!is_document_name(&"n".repeat(254)));
+    }
+
+    #[test]
+    fn idempotency_keys_are_visible_ascii_and_never_empty() {
+        assert!(is_idempotency_key("batch-7/item:1"));
+        assert!(is_idempotency_key(&"k".repeat(256)));
+        for key in ["", "a b", "ключ", &"k".repeat(257)] {
+            assert!(!is_idempotency_key(key), "{key:?}");
+        }
+    }
 
     #[test]
     fn dns_labels_are_lowercase_alphanumeric_with_inner_dashes() {
