@@ -530,6 +530,15 @@ impl Follower {
         }
     }
 
+    /// Submits `args` from `dir` and follows the new run until its first job has started, to
+    /// catch a run in the middle: the run's id and its follower.
+    pub fn submit_under_way(daemon: &Daemon, dir: &Path, args: &[&str]) -> (String, Follower) {
+        let run_id = submit(daemon, dir, args);
+        let mut follower = Follower::start(daemon, dir, &run_id);
+        follower.wait_for("job_started");
+        (run_id, follower)
+    }
+
     /// Reads events until one of `kind` arrives; returns it.
     pub fn wait_for(&mut self, kind: &str) -> Value {
         let deadline = Instant::now() + RUN_TIMEOUT;

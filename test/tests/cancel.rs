@@ -9,9 +9,8 @@ fn cancelling_a_running_workflow_ends_it_cancelled_without_leftover_processes() 
     let scratch = Scratch::new();
     let daemon = Daemon::start(&scratch, &[]);
     let example = scratch.workflow("example");
-    let run_id = submit(&daemon, &example, &["workflow-zeta", "params-blue"]);
-    let mut follower = Follower::start(&daemon, &example, &run_id);
-    follower.wait_for("job_started");
+    let (run_id, follower) =
+        Follower::submit_under_way(&daemon, &example, &["workflow-zeta", "params-blue"]);
 
     let asked = Instant::now();
     let mut cancel = daemon.client(&example);

@@ -120,9 +120,8 @@ fn cancelling_a_kubernetes_run_leaves_no_job_pod_or_secret_behind() {
     let example = scratch.workflow("example");
     let secrets_before = cluster.names::<Secret>();
 
-    let run_id = submit(&daemon, &example, &["workflow-zeta", "params-blue"]);
-    let mut follower = Follower::start(&daemon, &example, &run_id);
-    follower.wait_for("job_started");
+    let (run_id, follower) =
+        Follower::submit_under_way(&daemon, &example, &["workflow-zeta", "params-blue"]);
     let mut cancel = daemon.client(&example);
     cancel.args(["cancel", &run_id]);
     assert_eq!(run(&mut cancel, Duration::from_secs(120)).code, 0);
@@ -226,9 +225,8 @@ fn killing_byok8sd_mid_run_loses_and_repeats_no_line() {
     let scratch = Scratch::new();
     let (s3, cluster, mut daemon) = stack(&scratch, &[]);
     let example = scratch.workflow("example");
-    let run_id = submit(&daemon, &example, &["workflow-zeta", "params-blue"]);
-    let mut follower = Follower::start(&daemon, &example, &run_id);
-    follower.wait_for("job_started");
+    let (run_id, follower) =
+        Follower::submit_under_way(&daemon, &example, &["workflow-zeta", "params-blue"]);
 
     daemon.kill();
     daemon.restart();
@@ -258,9 +256,8 @@ fn a_run_that_finished_while_byok8sd_was_down_keeps_every_rule_line() {
     let scratch = Scratch::new();
     let (_s3, cluster, mut daemon) = stack(&scratch, &[]);
     let example = scratch.workflow("example");
-    let run_id = submit(&daemon, &example, &["workflow-zeta", "params-blue"]);
-    let mut follower = Follower::start(&daemon, &example, &run_id);
-    follower.wait_for("job_started");
+    let (run_id, follower) =
+        Follower::submit_under_way(&daemon, &example, &["workflow-zeta", "params-blue"]);
 
     daemon.kill();
     let driver = format!("byok8s-{run_id}");
@@ -285,9 +282,8 @@ fn an_api_outage_as_byok8sd_restarts_does_not_fail_a_live_run() {
     let scratch = Scratch::new();
     let (_s3, cluster, mut daemon) = stack(&scratch, &[]);
     let example = scratch.workflow("example");
-    let run_id = submit(&daemon, &example, &["workflow-zeta", "params-blue"]);
-    let mut follower = Follower::start(&daemon, &example, &run_id);
-    follower.wait_for("job_started");
+    let (run_id, follower) =
+        Follower::submit_under_way(&daemon, &example, &["workflow-zeta", "params-blue"]);
 
     daemon.kill();
     // More failed lookups of the driver Job than a new run would wait for; 500 as a
@@ -425,9 +421,8 @@ fn an_oom_killed_driver_fails_the_run_saying_so() {
     let scratch = Scratch::new();
     let (_s3, cluster, daemon) = stack(&scratch, &[]);
     let example = scratch.workflow("example");
-    let run_id = submit(&daemon, &example, &["workflow-zeta", "params-blue"]);
-    let mut follower = Follower::start(&daemon, &example, &run_id);
-    follower.wait_for("job_started");
+    let (run_id, follower) =
+        Follower::submit_under_way(&daemon, &example, &["workflow-zeta", "params-blue"]);
 
     let driver = cluster
         .names::<Pod>()
@@ -458,9 +453,8 @@ fn closed_watches_are_resumed_without_losing_the_run() {
     let scratch = Scratch::new();
     let (_s3, cluster, daemon) = stack(&scratch, &[]);
     let example = scratch.workflow("example");
-    let run_id = submit(&daemon, &example, &["workflow-zeta", "params-red"]);
-    let mut follower = Follower::start(&daemon, &example, &run_id);
-    follower.wait_for("job_started");
+    let (_, follower) =
+        Follower::submit_under_way(&daemon, &example, &["workflow-zeta", "params-red"]);
 
     cluster.close_watches();
 

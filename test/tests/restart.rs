@@ -36,9 +36,8 @@ fn a_run_killed_with_the_daemon_is_marked_interrupted_after_restart() {
     let scratch = Scratch::new();
     let mut daemon = Daemon::start(&scratch, &[]);
     let example = scratch.workflow("example");
-    let run_id = submit(&daemon, &example, &["workflow-zeta", "params-blue"]);
-    let mut follower = Follower::start(&daemon, &example, &run_id);
-    follower.wait_for("job_started");
+    let (run_id, follower) =
+        Follower::submit_under_way(&daemon, &example, &["workflow-zeta", "params-blue"]);
     drop(follower);
 
     daemon.kill();

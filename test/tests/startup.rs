@@ -3,7 +3,7 @@
 use std::process::Stdio;
 use std::time::Duration;
 
-use byok8s_tests::{Daemon, Follower, Scratch, run, submit, submit_and_follow};
+use byok8s_tests::{Daemon, Follower, Scratch, run, submit_and_follow};
 
 #[test]
 fn a_daemon_given_a_relative_data_directory_runs_workflows() {
@@ -28,9 +28,8 @@ fn a_second_daemon_on_a_data_directory_in_use_refuses_to_start_and_leaves_its_ru
     let scratch = Scratch::new();
     let daemon = Daemon::start(&scratch, &[]);
     let example = scratch.workflow("example");
-    let run_id = submit(&daemon, &example, &["workflow-zeta", "params-blue"]);
-    let mut follower = Follower::start(&daemon, &example, &run_id);
-    follower.wait_for("job_started");
+    let (_, follower) =
+        Follower::submit_under_way(&daemon, &example, &["workflow-zeta", "params-blue"]);
 
     let mut second = daemon.command();
     second

@@ -1,5 +1,7 @@
 //! `submit` through the binary: what is sent, retries, and what is printed.
 
+use std::process::Output;
+
 use byok8s::proto::RunPhase;
 
 use crate::binary::{
@@ -36,16 +38,23 @@ async fn submit_sends_the_documents_bundle_labels_and_a_fresh_key() {
     assert_eq!(request.idempotency_key.len(), 26, "a ULID");
 }
 
-#[tokio::test]
-async fn submit_retries_an_unavailable_daemon_with_the_same_key() {
-    let script = Script {
-        submit_failures: 2,
-        ..Script::default()
-    };
+/// Submits to a stand-in daemon that misbehaves as `script` says, and checks that the submit
+/// still succeeded.
+async fn submit_succeeding_despite(script: Script) -> (FakeDaemon, Output) {
     let daemon = FakeDaemon::start(script).await;
     let dir = workflow_dir();
     let output = byok8s(&daemon, dir.path(), &["submit", "workflow-fail", "params"]).await;
     assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    (daemon, output)
+}
+
+#[tokio::test]
+async fn submit_retries_an_unavailable_daemon_with_the_same_key() {
+    let (daemon, _) = submit_succeeding_despite(Script {
+        submit_failures: 2,
+        ..Script::default()
+    })
+    .await;
     let keys: Vec<_> = daemon
         .script()
         .submits
@@ -107,14 +116,11 @@ async fn submit_follow_watches_the_new_run() {
 
 #[tokio::test]
 async fn submit_reaches_a_daemon_that_drops_its_first_connections() {
-    let script = Script {
+    let (daemon, output) = submit_succeeding_despite(Script {
         dropped_connections: 2,
         ..Script::default()
-    };
-    let daemon = FakeDaemon::start(script).await;
-    let dir = workflow_dir();
-    let output = byok8s(&daemon, dir.path(), &["submit", "workflow-fail", "params"]).await;
-    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    })
+    .await;
     assert_eq!(stdout(&output), "submitted run run-1\n");
     assert_eq!(daemon.script().submits.len(), 1);
     assert_eq!(daemon.connections(), 3);

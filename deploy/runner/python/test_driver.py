@@ -37,6 +37,11 @@ def archive(members):
     return buffer.getvalue()
 
 
+def recorder(created):
+    """A stand-in for a client's create method that keeps each object it is given."""
+    return lambda api, namespace, body, **options: created.append(body)
+
+
 class ArgumentsTest(unittest.TestCase):
     def test_the_command_after_the_double_dash_is_kept_whole(self):
         bundle, config, command = parse_arguments(
@@ -94,15 +99,12 @@ class SecretOwnershipTest(unittest.TestCase):
 
     def test_secrets_created_through_the_client_are_owned(self):
         api = kubernetes.client.CoreV1Api
-        original = api.create_namespaced_secret
         created = []
-        try:
-            api.create_namespaced_secret = lambda self, ns, body, **kw: created.append(body)
+        # The patch, and the driver's wrapper around it, go again when the block ends.
+        with mock.patch.object(api, "create_namespaced_secret", recorder(created)):
             own_created_secrets(self.ENVIRON)
             secret = kubernetes.client.V1Secret(metadata=kubernetes.client.V1ObjectMeta(name="s"))
             api.create_namespaced_secret(mock.Mock(), "byok8s-runs", secret)
-        finally:
-            api.create_namespaced_secret = original
         self.assertEqual(created[0].metadata.owner_references[0].uid, "u-1")
 
     def test_without_the_pod_identity_nothing_is_patched(self):
@@ -132,14 +134,10 @@ class JobLabelsTest(unittest.TestCase):
 
     def test_jobs_created_through_the_client_are_labelled(self):
         api = kubernetes.client.BatchV1Api
-        original = api.create_namespaced_job
         created = []
-        try:
-            api.create_namespaced_job = lambda self, ns, body, **kw: created.append(body)
+        with mock.patch.object(api, "create_namespaced_job", recorder(created)):
             label_created_jobs({"BYOK8S_RUN": "run-1"})
             api.create_namespaced_job(mock.Mock(), "byok8s-runs", self.job())
-        finally:
-            api.create_namespaced_job = original
         self.assertEqual(created[0].spec.template.metadata.labels["byok8s.io/run"], "run-1")
 
 
