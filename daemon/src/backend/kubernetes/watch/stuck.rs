@@ -48,13 +48,12 @@ impl StuckPods {
 
     /// Why the run must stop, once some pod has been stuck for `limit`.
     pub fn overdue(&self, limit: Duration, now: Instant) -> Option<String> {
-        let mut overdue: Vec<(&String, &Stuck)> = self
+        // The one stuck longest, so that the reason does not change from one look to the next.
+        let (name, stuck) = self
             .pods
             .iter()
             .filter(|(_, stuck)| now.duration_since(stuck.since) >= limit)
-            .collect();
-        overdue.sort_by_key(|(name, stuck)| (stuck.since, *name));
-        let (name, stuck) = overdue.first()?;
+            .min_by_key(|(name, stuck)| (stuck.since, *name))?;
         Some(format!(
             "pod/{name} ({}) stayed {} for {}s, so the run was stopped",
             stuck.source,
